@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/docker-socket-filter/docker-socket-filter/config"
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+)
+
+const defaultPolicyPath = "/etc/docker-socket-filter/policy.yaml"
+
+type loadedPolicy struct {
+	policy   *filter.Policy
+	upstream string // from the file, or ""
+	source   string // the file, or "environment"
+	warnings []string
+}
+
+// loadPolicy reads the policy file. tecnativa's environment variables make
+// the policy instead when the path is empty, or when it is the default one
+// and does not exist: a file named on the command line must exist.
+func loadPolicy(path string, explicit bool, lookup func(string) (string, bool)) (*loadedPolicy, error) {
+	table, err := filter.NewRouteTable()
+	if err != nil {
+		return nil, err
+	}
+	_, statErr := os.Stat(path)
+	if path == "" || (errors.Is(statErr, fs.ErrNotExist) && !explicit) {
+		policy, err := filter.EnvPolicy(table, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("embedded default policy: %w", err)
+		}
+		return &loadedPolicy{policy: policy, source: "environment"}, nil
+	}
+	f, err := config.Load(path, table, config.SystemResolver{})
+	if err != nil {
+		return nil, err
+	}
+	lp := &loadedPolicy{policy: f.Policy, upstream: f.Upstream, source: path, warnings: f.Warnings}
+	var ignored []string
+	for _, name := range filter.EnvVariables() {
+		if _, ok := lookup(name); ok {
+			ignored = append(ignored, name)
+		}
+	}
+	if len(ignored) > 0 {
+		lp.warnings = append(lp.warnings, fmt.Sprintf("environment variables %s are ignored: the policy file %s decides", strings.Join(ignored, ", "), path))
+	}
+	return lp, nil
+}
+
+func policyFlag(fs *flag.FlagSet) *string {
+	return fs.String("policy", defaultPolicyPath, "policy `file`; empty, or the default file missing: the environment variables make the policy")
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func check(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := policyFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	lp, err := loadPolicy(*path, isSet(fs, "policy"), lookup)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitUsage
+	}
+	for _, w := range lp.warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	fmt.Fprintf(stdout, "%s: OK: %d profiles, %d clients, default %s\n",
+		lp.source, len(lp.policy.Profiles()), len(lp.policy.Clients()), describeDefault(lp.policy))
+	return exitOK
+}
+
+func describeDefault(p *filter.Policy) string {
+	prof, _ := p.ProfileFor(filter.Peer{UID: ^uint32(0), GID: ^uint32(0)})
+	if prof == nil {
+		return filter.NoProfile
+	}
+	return prof.Name
+}
+
+func explain(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: docker-socket-filter explain [--policy FILE] --uid N [--gid N] [--groups N,M] METHOD PATH")
+		fs.PrintDefaults()
+	}
+	path := policyFlag(fs)
+	uid := fs.String("uid", "", "the peer's uid (required)")
+	gid := fs.String("gid", "", "the peer's primary gid (default: the uid)")
+	groups := fs.String("groups", "", "the peer's supplementary gids, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() != 2 || *uid == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	peer, err := explainPeer(*uid, *gid, *groups)
+	if err != nil {
+		fmt.Fprintf(stderr, "docker-socket-filter: %v\n", err)
+		return exitUsage
+	}
+	lp, err := loadPolicy(*path, isSet(fs, "policy"), lookup)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitUsage
+	}
+	method, target := fs.Arg(0), fs.Arg(1)
+	pathOnly, _, _ := strings.Cut(target, "?")
+	d := lp.policy.Decide(peer, method, pathOnly)
+	fmt.Fprintf(stdout, "policy:    %s\n", lp.source)
+	fmt.Fprintf(stdout, "peer:      uid=%d gid=%d groups=%v\n", peer.UID, peer.GID, peer.Groups)
+	fmt.Fprintf(stdout, "client:    %s\n", d.Rule)
+	fmt.Fprintf(stdout, "profile:   %s\n", d.Profile)
+	fmt.Fprintf(stdout, "operation: %s\n", d.Operation())
+	if d.Allow {
+		fmt.Fprintf(stdout, "decision:  allow: %s\n", d.Reason)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "decision:  deny (%d): %s\n", d.Status, d.Reason)
+	return exitDenied
+}
+
+func explainPeer(uid, gid, groups string) (filter.Peer, error) {
+	var p filter.Peer
+	u, err := strconv.ParseUint(uid, 10, 32)
+	if err != nil {
+		return p, fmt.Errorf("--uid %q: want a number", uid)
+	}
+	p.UID, p.GID = uint32(u), uint32(u)
+	if gid != "" {
+		g, err := strconv.ParseUint(gid, 10, 32)
+		if err != nil {
+			return p, fmt.Errorf("--gid %q: want a number", gid)
+		}
+		p.GID = uint32(g)
+	}
+	if groups != "" {
+		for _, s := range strings.Split(groups, ",") {
+			g, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
+			if err != nil {
+				return p, fmt.Errorf("--groups: %q is not a number", s)
+			}
+			p.Groups = append(p.Groups, uint32(g))
+		}
+	}
+	return p, nil
+}

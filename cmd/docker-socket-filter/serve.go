@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/docker-socket-filter/docker-socket-filter/listener"
+	"github.com/docker-socket-filter/docker-socket-filter/proxy"
+	"github.com/docker-socket-filter/docker-socket-filter/sdnotify"
+)
+
+type serveFlags struct {
+	listen          string
+	listenMode      string
+	listenGroup     string
+	upstream        string
+	policy          string
+	policyExplicit  bool
+	upstreamFlagSet bool
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+func parseServeFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	upstreamDefault := "unix:///var/run/docker.sock"
+	if v, ok := lookup("SOCKET_PATH"); ok && v != "" {
+		upstreamDefault = "unix://" + v
+	}
+	levelDefault := "info"
+	if v, ok := lookup("LOG_LEVEL"); ok && v != "" {
+		levelDefault = v
+	}
+	fs.StringVar(&f.listen, "listen", "/run/docker-filtered.sock", "socket `path` to create when systemd passes none")
+	fs.StringVar(&f.listenMode, "listen-mode", "0660", "permission bits of the created socket (octal)")
+	fs.StringVar(&f.listenGroup, "listen-group", "", "group `name|gid` of the created socket (default: the daemon's)")
+	fs.StringVar(&f.upstream, "upstream", upstreamDefault, "engine socket `URL` (unix://PATH); SOCKET_PATH also sets it")
+	fs.StringVar(&f.policy, "policy", defaultPolicyPath, "policy `file`; empty, or the default file missing: the environment variables make the policy")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", levelDefault, "log level: debug, info, warn, error; LOG_LEVEL also sets it")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	f.policyExplicit = isSet(fs, "policy")
+	f.upstreamFlagSet = isSet(fs, "upstream")
+	return f, nil
+}
+
+// parseUpstream accepts unix://PATH or an absolute PATH.
+func parseUpstream(s string) (string, error) {
+	path, ok := strings.CutPrefix(s, "unix://")
+	if !ok && !strings.HasPrefix(s, "/") {
+		return "", fmt.Errorf("upstream %q: only unix://PATH is supported", s)
+	}
+	if !strings.HasPrefix(path, "/") {
+		return "", fmt.Errorf("upstream %q: the socket path must be absolute", s)
+	}
+	return path, nil
+}
+
+// parseLevel accepts slog's levels and HAProxy's (tecnativa's LOG_LEVEL).
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "notice":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error", "err", "crit", "alert", "emerg":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log level %q: use debug, info, warn or error", s)
+}
+
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	lvl, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}
+
+func serve(args []string, lookup func(string) (string, bool), stderr io.Writer) int {
+	f, err := parseServeFlags(args, lookup, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "docker-socket-filter: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(f.logFormat, f.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "docker-socket-filter: %v\n", err)
+		return exitUsage
+	}
+	if err := runServer(f, lookup, log); err != nil {
+		log.Error("exiting", "err", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logger) error {
+	mode, err := strconv.ParseUint(f.listenMode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return fmt.Errorf("--listen-mode %q: want octal permission bits such as 0660", f.listenMode)
+	}
+	loaded, err := loadPolicy(f.policy, f.policyExplicit, lookup)
+	if err != nil {
+		return err
+	}
+	for _, w := range loaded.warnings {
+		log.Warn(w)
+	}
+	upstream := f.upstream
+	if loaded.upstream != "" && !f.upstreamFlagSet {
+		upstream = loaded.upstream
+	}
+	upstreamPath, err := parseUpstream(upstream)
+	if err != nil {
+		return err
+	}
+	lns, activated, err := listener.Open(listener.Config{
+		Path: f.listen, Mode: fs.FileMode(mode), Group: f.listenGroup, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log}, loaded.policy)
+	srv := p.NewServer()
+	notifier := sdnotify.FromEnv(lookup)
+
+	var wg sync.WaitGroup
+	serveErr := make(chan error, len(lns))
+	for _, l := range lns {
+		log.Info("listening", "socket", l.Addr().String(), "activated", activated,
+			"upstream", upstreamPath, "policy", loaded.source)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+	status := func() string {
+		s := p.Stats()
+		return fmt.Sprintf("serving: %d connections open, %d requests allowed, %d denied", s.OpenConns, s.Allowed, s.Denied)
+	}
+	if err := notifier.Ready(status()); err != nil {
+		log.Warn("sd_notify READY failed", "err", err)
+	}
+	stopWatchdog := notifier.StartWatchdog(status, func(err error) { log.Warn("sd_notify WATCHDOG failed", "err", err) })
+	defer stopWatchdog()
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+	var runErr error
+loop:
+	for {
+		select {
+		case sig := <-signals:
+			if sig != syscall.SIGHUP {
+				log.Info("shutting down", "signal", sig.String())
+				break loop
+			}
+			reload(f, lookup, p, notifier, log)
+		case err := <-serveErr:
+			runErr = fmt.Errorf("serve: %w", err)
+			break loop
+		}
+	}
+	if err := notifier.Stopping(); err != nil {
+		log.Warn("sd_notify STOPPING failed", "err", err)
+	}
+	shutdown(srv, p, f.shutdownTimeout, log)
+	wg.Wait()
+	return runErr
+}
+
+// shutdown stops accepting, ends open-ended streams and tunnels, and gives
+// the other in-flight requests until the timeout to finish.
+func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	p.StopWatches()
+	if err := <-done; err != nil {
+		log.Warn("requests still running at the shutdown timeout were cut", "timeout", timeout)
+		srv.Close()
+	}
+	p.CloseIdleUpstream()
+}
+
+// reload re-reads the policy; a policy that fails to load leaves the one in
+// force untouched.
+func reload(f *serveFlags, lookup func(string) (string, bool), p *proxy.Proxy, n *sdnotify.Notifier, log *slog.Logger) {
+	if err := n.Reloading(); err != nil {
+		log.Warn("sd_notify RELOADING failed", "err", err)
+	}
+	loaded, err := loadPolicy(f.policy, f.policyExplicit, lookup)
+	if err != nil {
+		log.Error("reload failed: keeping the policy in force", "err", err)
+	} else {
+		for _, w := range loaded.warnings {
+			log.Warn(w)
+		}
+		p.SetPolicy(loaded.policy)
+		log.Info("policy reloaded", "policy", loaded.source)
+	}
+	if err := n.Ready(""); err != nil {
+		log.Warn("sd_notify READY failed", "err", err)
+	}
+}

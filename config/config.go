@@ -1,0 +1,310 @@
+// Package config loads the policy file: strict YAML, validated as a whole
+// before any of it is used, with user and group names resolved at load
+// time. Every problem found is reported with the file and line.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+)
+
+// Resolver turns user and group names into ids.
+type Resolver interface {
+	LookupUser(name string) (uint32, error)
+	LookupGroup(name string) (uint32, error)
+}
+
+// SystemResolver resolves names with the system's user and group databases.
+type SystemResolver struct{}
+
+// LookupUser returns the uid of a user name.
+func (SystemResolver) LookupUser(name string) (uint32, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	return parseID(u.Uid)
+}
+
+// LookupGroup returns the gid of a group name.
+func (SystemResolver) LookupGroup(name string) (uint32, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	return parseID(g.Gid)
+}
+
+func parseID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("id %q: %w", s, err)
+	}
+	return uint32(n), nil
+}
+
+// File is a loaded, valid policy file.
+type File struct {
+	Policy *filter.Policy
+	// Upstream is the engine URL the file names, or "".
+	Upstream string
+	// Warnings are findings that do not stop the file from loading.
+	Warnings []string
+}
+
+// Load reads and validates a policy file.
+func Load(path string, table *filter.RouteTable, res Resolver) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy file: %w", err)
+	}
+	return Parse(path, data, table, res)
+}
+
+// Parse validates a policy file's contents; name labels its errors.
+func Parse(name string, data []byte, table *filter.RouteTable, res Resolver) (*File, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	p := &parser{name: name, table: table, res: res}
+	f := p.document(&doc)
+	if err := errors.Join(p.errs...); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+type parser struct {
+	name  string
+	table *filter.RouteTable
+	res   Resolver
+	errs  []error
+	warns []string
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s", p.name, n.Line, fmt.Sprintf(format, args...)))
+}
+
+// mapping returns a mapping node's key/value pairs, reporting unknown and
+// duplicate keys.
+func (p *parser) mapping(n *yaml.Node, what string, known ...string) [][2]*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s must be a mapping", what)
+		return nil
+	}
+	seen := make(map[string]bool)
+	var pairs [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			p.errorf(k, "%s: key %q given twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if known != nil && !contains(known, k.Value) {
+			p.errorf(k, "%s: unknown key %q", what, k.Value)
+			continue
+		}
+		pairs = append(pairs, [2]*yaml.Node{k, v})
+	}
+	return pairs
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Value == "" {
+		p.errorf(n, "%s must be a non-empty string or number", what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+type clientAt struct {
+	client filter.Client
+	node   *yaml.Node // the profile value, for errors
+}
+
+func (p *parser) document(doc *yaml.Node) *File {
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		p.errs = append(p.errs, fmt.Errorf("%s: the file is empty", p.name))
+		return nil
+	}
+	f := &File{}
+	var profiles []*filter.Profile
+	var clients []clientAt
+	fallback := filter.NoProfile
+	var fallbackNode *yaml.Node
+	for _, kv := range p.mapping(doc.Content[0], "policy", "upstream", "profiles", "clients", "default") {
+		switch k, v := kv[0], kv[1]; k.Value {
+		case "upstream":
+			f.Upstream, _ = p.scalar(v, "upstream")
+		case "profiles":
+			profiles = p.profiles(v)
+		case "clients":
+			clients = p.clients(v)
+		case "default":
+			if s, ok := p.scalar(v, "default"); ok {
+				fallback, fallbackNode = s, v
+			}
+		}
+	}
+	defined := map[string]bool{filter.NoProfile: true}
+	used := map[string]bool{fallback: true}
+	for _, prof := range profiles {
+		defined[prof.Name] = true
+	}
+	var list []filter.Client
+	for _, c := range clients {
+		used[c.client.Profile] = true
+		if !defined[c.client.Profile] {
+			p.errorf(c.node, "%s: profile %q is not defined", c.client.Name, c.client.Profile)
+		}
+		list = append(list, c.client)
+	}
+	if fallbackNode != nil && !defined[fallback] {
+		p.errorf(fallbackNode, "default: profile %q is not defined", fallback)
+	}
+	for _, prof := range profiles {
+		if !used[prof.Name] {
+			p.warns = append(p.warns, fmt.Sprintf("%s: profile %q is not used by any client nor the default", p.name, prof.Name))
+		}
+	}
+	if len(p.errs) > 0 {
+		return nil
+	}
+	policy, err := filter.NewPolicy(p.table, profiles, list, fallback)
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: %w", p.name, err))
+		return nil
+	}
+	f.Policy = policy
+	f.Warnings = p.warns
+	return f
+}
+
+func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
+	var out []*filter.Profile
+	for _, kv := range p.mapping(n, "profiles") {
+		k, v := kv[0], kv[1]
+		name := k.Value
+		if name == filter.NoProfile {
+			p.errorf(k, "profile name %q is reserved: it denies everything", name)
+			continue
+		}
+		var entries []string
+		for _, pkv := range p.mapping(v, "profile "+name, "allow") {
+			entries = p.allowList(pkv[1], name)
+		}
+		prof, err := filter.NewProfile(p.table, name, entries)
+		if err != nil {
+			// allowList already reported each bad entry with its line.
+			continue
+		}
+		out = append(out, prof)
+	}
+	return out
+}
+
+func (p *parser) allowList(n *yaml.Node, profile string) []string {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "profile %s: allow must be a list", profile)
+		return nil
+	}
+	var entries []string
+	for _, e := range n.Content {
+		s, ok := p.scalar(e, "an allow entry")
+		if !ok {
+			continue
+		}
+		if _, err := p.table.Expand(s); err != nil {
+			p.errorf(e, "profile %s: %v", profile, err)
+			continue
+		}
+		entries = append(entries, s)
+	}
+	return entries
+}
+
+func (p *parser) clients(n *yaml.Node) []clientAt {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "clients must be a list")
+		return nil
+	}
+	var out []clientAt
+	for i, e := range n.Content {
+		c := clientAt{client: filter.Client{Name: fmt.Sprintf("clients[%d]", i)}, node: e}
+		var matchers []string
+		for _, kv := range p.mapping(e, c.client.Name, "user", "group", "profile") {
+			k, v := kv[0], kv[1]
+			s, ok := p.scalar(v, c.client.Name+"."+k.Value)
+			if !ok {
+				continue
+			}
+			switch k.Value {
+			case "user":
+				if id, ok := p.resolve(v, s, "user", p.res.LookupUser); ok {
+					c.client.UID = &id
+					matchers = append(matchers, "user "+s)
+				}
+			case "group":
+				if id, ok := p.resolve(v, s, "group", p.res.LookupGroup); ok {
+					c.client.GID = &id
+					matchers = append(matchers, "group "+s)
+				}
+			case "profile":
+				c.client.Profile, c.node = s, v
+			}
+		}
+		if c.client.Profile == "" {
+			p.errorf(e, "%s: profile is required", c.client.Name)
+			continue
+		}
+		if len(matchers) == 0 && e.Kind == yaml.MappingNode && !p.hasKey(e, "user", "group") {
+			p.errorf(e, "%s: names no user or group; use default for every other peer", c.client.Name)
+			continue
+		}
+		c.client.Name = fmt.Sprintf("%s (%s)", c.client.Name, strings.Join(matchers, ", "))
+		out = append(out, c)
+	}
+	return out
+}
+
+func (p *parser) hasKey(n *yaml.Node, keys ...string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if contains(keys, n.Content[i].Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve accepts a number as an id, or a name the resolver knows.
+func (p *parser) resolve(n *yaml.Node, s, kind string, lookup func(string) (uint32, error)) (uint32, bool) {
+	if id, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return uint32(id), true
+	}
+	id, err := lookup(s)
+	if err != nil {
+		p.errorf(n, "%s %q does not resolve: %v", kind, s, err)
+		return 0, false
+	}
+	return id, true
+}

@@ -1,0 +1,184 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Peer is who is calling, as the kernel reported it when the connection was
+// made.
+type Peer struct {
+	UID    uint32
+	GID    uint32
+	PID    int32
+	Groups []uint32 // supplementary groups
+}
+
+// InGroup reports whether gid is the peer's primary or a supplementary group.
+func (p Peer) InGroup(gid uint32) bool {
+	return p.GID == gid || slices.Contains(p.Groups, gid)
+}
+
+// Profile is a named set of allowed operations.
+type Profile struct {
+	Name  string
+	allow map[string]bool
+}
+
+// Allows reports whether the profile grants an operation.
+func (p *Profile) Allows(op string) bool { return p.allow[op] }
+
+// Operations lists the granted operations, sorted.
+func (p *Profile) Operations() []string {
+	ops := make([]string, 0, len(p.allow))
+	for op := range p.allow {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// Client picks a profile for the peers it matches. Every condition that is
+// set must hold.
+type Client struct {
+	UID     *uint32 // the peer's uid
+	GID     *uint32 // the peer's primary or a supplementary group
+	Profile string  // profile name, or NoProfile
+	// Name describes the entry for logs and messages, e.g. "clients[0]".
+	Name string
+}
+
+// NoProfile is the profile name that denies everything.
+const NoProfile = "none"
+
+func (c *Client) matches(p Peer) bool {
+	if c.UID != nil && *c.UID != p.UID {
+		return false
+	}
+	if c.GID != nil && !p.InGroup(*c.GID) {
+		return false
+	}
+	return true
+}
+
+// Policy maps peers to profiles and decides requests. It is immutable once
+// built and safe for concurrent use.
+type Policy struct {
+	table    *RouteTable
+	profiles map[string]*Profile
+	clients  []Client
+	// fallback is the profile for peers no client entry matches, or
+	// NoProfile.
+	fallback string
+}
+
+// NewPolicy checks that every client names a defined profile (or
+// NoProfile) and builds the policy.
+func NewPolicy(table *RouteTable, profiles []*Profile, clients []Client, fallback string) (*Policy, error) {
+	p := &Policy{table: table, profiles: make(map[string]*Profile), clients: clients, fallback: fallback}
+	for _, prof := range profiles {
+		if prof.Name == NoProfile {
+			return nil, fmt.Errorf("profile name %q is reserved: it denies everything", NoProfile)
+		}
+		if _, dup := p.profiles[prof.Name]; dup {
+			return nil, fmt.Errorf("profile %q defined twice", prof.Name)
+		}
+		p.profiles[prof.Name] = prof
+	}
+	var errs []error
+	for _, c := range clients {
+		if c.Profile != NoProfile && p.profiles[c.Profile] == nil {
+			errs = append(errs, fmt.Errorf("%s: profile %q is not defined", c.Name, c.Profile))
+		}
+	}
+	if fallback != NoProfile && p.profiles[fallback] == nil {
+		errs = append(errs, fmt.Errorf("default: profile %q is not defined", fallback))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Table returns the route table the policy decides with.
+func (p *Policy) Table() *RouteTable { return p.table }
+
+// Profiles returns the profiles, sorted by name.
+func (p *Policy) Profiles() []*Profile {
+	out := make([]*Profile, 0, len(p.profiles))
+	for _, prof := range p.profiles {
+		out = append(out, prof)
+	}
+	slices.SortFunc(out, func(a, b *Profile) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Clients returns the client entries in the order they are tried.
+func (p *Policy) Clients() []Client { return slices.Clone(p.clients) }
+
+// ProfileFor returns the profile for a peer (nil for NoProfile) and the
+// rule that chose it: the first matching client entry, else the default.
+func (p *Policy) ProfileFor(peer Peer) (*Profile, string) {
+	for i := range p.clients {
+		c := &p.clients[i]
+		if c.matches(peer) {
+			return p.profiles[c.Profile], c.Name
+		}
+	}
+	return p.profiles[p.fallback], "default"
+}
+
+// Decision is the outcome for one request.
+type Decision struct {
+	Allow  bool
+	Route  *Route // nil for a path or method the table does not name
+	Target Target
+	// Profile is the chosen profile's name, or NoProfile.
+	Profile string
+	Rule    string
+	Reason  string
+	// Status is the HTTP status to answer a denied request with.
+	Status int
+}
+
+// Operation is the route's operation id, or "unknown route".
+func (d *Decision) Operation() string {
+	if d.Route == nil {
+		return "unknown route"
+	}
+	return d.Route.Operation
+}
+
+// Decide judges one request from its method and escaped path. The query
+// string plays no part: it does not change the operation.
+func (p *Policy) Decide(peer Peer, method, escapedPath string) Decision {
+	prof, rule := p.ProfileFor(peer)
+	d := Decision{Profile: NoProfile, Rule: rule, Status: http.StatusForbidden}
+	if prof != nil {
+		d.Profile = prof.Name
+	}
+	target, err := ParsePath(escapedPath)
+	if err != nil {
+		d.Reason = err.Error()
+		d.Status = http.StatusBadRequest
+		return d
+	}
+	d.Target = target
+	d.Route = p.table.Match(method, target.Segments)
+	switch {
+	case d.Route == nil:
+		d.Reason = "the Docker API has no such operation"
+	case prof == nil:
+		d.Reason = fmt.Sprintf("%s gives no profile (%s)", rule, NoProfile)
+	case !prof.Allows(d.Route.Operation):
+		d.Reason = fmt.Sprintf("profile %s (%s) does not allow %s", prof.Name, rule, d.Route.Operation)
+	default:
+		d.Allow = true
+		d.Status = http.StatusOK
+		d.Reason = fmt.Sprintf("profile %s (%s) allows %s", prof.Name, rule, d.Route.Operation)
+	}
+	return d
+}

@@ -1,0 +1,187 @@
+// Package listener provides the filter's listening unix sockets, either
+// handed over by systemd socket activation or created by the daemon, and
+// tags each accepted connection with the peer credentials the kernel
+// recorded when the peer connected.
+package listener
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+
+	"github.com/coreos/go-systemd/v22/activation"
+	"golang.org/x/sys/unix"
+)
+
+// Config describes the socket to create when systemd passes none.
+type Config struct {
+	Path  string
+	Mode  fs.FileMode
+	Group string // name or numeric gid; empty keeps the daemon's group
+
+	// Log receives connections refused because their credentials could
+	// not be read. Nil discards them.
+	Log *slog.Logger
+}
+
+// Open returns the sockets systemd passed (LISTEN_FDS), or else one it
+// creates at cfg.Path. activated reports which.
+func Open(cfg Config) (ls []*Listener, activated bool, err error) {
+	files := activation.Files(true)
+	if len(files) > 0 {
+		for _, f := range files {
+			l, err := fromFile(f, cfg.Log)
+			if err != nil {
+				for _, o := range ls {
+					o.Close()
+				}
+				return nil, true, err
+			}
+			ls = append(ls, l)
+		}
+		return ls, true, nil
+	}
+	l, err := create(cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	return []*Listener{l}, false, nil
+}
+
+func fromFile(f *os.File, log *slog.Logger) (*Listener, error) {
+	defer f.Close()
+	nl, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("socket from systemd (%s): %w", f.Name(), err)
+	}
+	ul, ok := nl.(*net.UnixListener)
+	if !ok {
+		nl.Close()
+		return nil, fmt.Errorf("socket from systemd (%s) is %s, not a unix stream socket: peer credentials need one", f.Name(), nl.Addr().Network())
+	}
+	// systemd owns the path; closing our copy must not unlink it.
+	ul.SetUnlinkOnClose(false)
+	return &Listener{ul: ul, log: log}, nil
+}
+
+// create makes the socket at cfg.Path. It refuses a path another server
+// answers on and any path that is not a socket; a stale socket file, left by
+// a daemon that died, is replaced.
+func create(cfg Config) (*Listener, error) {
+	gid := -1
+	if cfg.Group != "" {
+		g, err := LookupGroup(cfg.Group)
+		if err != nil {
+			return nil, err
+		}
+		gid = int(g)
+	}
+	if err := clearStale(cfg.Path); err != nil {
+		return nil, err
+	}
+	// The socket must never exist with looser permissions than asked,
+	// even for an instant: create it owner-only, then widen.
+	old := unix.Umask(0o177)
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Path, Net: "unix"})
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Path, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(cfg.Path, -1, gid); err != nil {
+			ul.Close()
+			return nil, fmt.Errorf("set group of %s: %w", cfg.Path, err)
+		}
+	}
+	if err := os.Chmod(cfg.Path, cfg.Mode); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("set mode of %s: %w", cfg.Path, err)
+	}
+	ul.SetUnlinkOnClose(true)
+	return &Listener{ul: ul, log: cfg.Log}, nil
+}
+
+func clearStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket: refusing to replace it", path)
+	}
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("%s: another server is already listening there", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%s: cannot tell whether it is in use: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	return nil
+}
+
+// LookupGroup resolves a group name or numeric gid.
+func LookupGroup(name string) (uint32, error) {
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, fmt.Errorf("group %q: %w", name, err)
+	}
+	n, err := strconv.ParseUint(g.Gid, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("group %q has gid %q: %w", name, g.Gid, err)
+	}
+	return uint32(n), nil
+}
+
+// Listener accepts connections and reads each one's peer credentials.
+type Listener struct {
+	ul  *net.UnixListener
+	log *slog.Logger
+}
+
+// Accept waits for the next connection. Its credentials are read at once;
+// a connection whose credentials cannot be read is closed, never served.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.ul.AcceptUnix()
+		if err != nil {
+			return nil, err
+		}
+		creds, err := ReadCreds(c)
+		if err != nil {
+			c.Close()
+			if l.log != nil {
+				l.log.Error("connection refused: cannot read peer credentials", "err", err)
+			}
+			continue
+		}
+		return &Conn{UnixConn: c, Creds: creds}, nil
+	}
+}
+
+// Close stops listening. A socket the daemon created is removed.
+func (l *Listener) Close() error { return l.ul.Close() }
+
+// Addr is the socket's address.
+func (l *Listener) Addr() net.Addr { return l.ul.Addr() }
+
+// Conn is an accepted connection with its peer's credentials.
+type Conn struct {
+	*net.UnixConn
+	Creds Creds
+}

@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+)
+
+// maxHijackBody bounds the JSON body of attach, exec start and upgrade
+// requests, which is read whole before the connection is handed over.
+const maxHijackBody = 1 << 20
+
+// forwardHijack serves operations whose connection may leave HTTP. The
+// request goes over a fresh upstream connection of its own; if the engine
+// answers 101, or 200 with a raw stream of unknown length (the legacy
+// attach form), both connections become a tunnel, copied in both directions
+// with half-close passed on: the client's end of stdin reaches the
+// container, and output after it still reaches the client.
+func (p *Proxy) forwardHijack(ctx context.Context, w http.ResponseWriter, r *http.Request, d *filter.Decision) (int, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxHijackBody+1))
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "docker-socket-filter: cannot read request body: "+err.Error())
+		return http.StatusBadRequest, err
+	}
+	if len(body) > maxHijackBody {
+		writeJSONError(w, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("docker-socket-filter: request body over %d bytes", maxHijackBody))
+		return http.StatusRequestEntityTooLarge, nil
+	}
+	out, err := p.outbound(ctx, r, d, true)
+	if err != nil {
+		return p.badGateway(w, err)
+	}
+	if len(body) > 0 {
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+	}
+	conn, err := p.dialer.DialContext(ctx, "unix", p.upstream)
+	if err != nil {
+		return p.badGateway(w, err)
+	}
+	up := conn.(*net.UnixConn)
+	stopUp := context.AfterFunc(ctx, func() { up.Close() })
+	if err := out.Write(up); err != nil {
+		stopUp()
+		up.Close()
+		return p.badGateway(w, err)
+	}
+	upr := bufio.NewReader(up)
+	resp, err := http.ReadResponse(upr, out)
+	if err != nil {
+		stopUp()
+		up.Close()
+		return p.badGateway(w, err)
+	}
+	if !isTunnel(resp) {
+		defer stopUp()
+		defer up.Close()
+		defer resp.Body.Close()
+		copyHeader(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		return resp.StatusCode, p.relayBody(w, resp)
+	}
+	// The request's context ends when the client half-closes (its EOF
+	// on stdin), which must not end the tunnel: from here on only
+	// shutdown does.
+	if !stopUp() {
+		up.Close()
+		return http.StatusBadGateway, fmt.Errorf("client gone before the tunnel opened: %w", ctx.Err())
+	}
+	client, clientBuf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		up.Close()
+		return http.StatusInternalServerError, fmt.Errorf("hijack client connection: %w", err)
+	}
+	stopTunnel := context.AfterFunc(p.watches, func() { up.Close(); client.Close() })
+	defer stopTunnel()
+	if err := writeResponseHead(clientBuf.Writer, resp); err != nil {
+		client.Close()
+		up.Close()
+		return resp.StatusCode, err
+	}
+	// Bytes the client sent after its request may sit in the server's
+	// buffer; they go first, then the connection is read directly.
+	pending, err := clientBuf.Reader.Peek(clientBuf.Reader.Buffered())
+	if err != nil {
+		client.Close()
+		up.Close()
+		return resp.StatusCode, fmt.Errorf("read buffered client bytes: %w", err)
+	}
+	clientR := io.MultiReader(bytes.NewReader(bytes.Clone(pending)), client)
+	return resp.StatusCode, p.splice(client, clientR, up, upr)
+}
+
+// isTunnel reports whether the engine handed the connection over: an
+// upgrade, or a 200 whose body runs until the connection ends.
+func isTunnel(resp *http.Response) bool {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return true
+	}
+	return resp.StatusCode == http.StatusOK && resp.ContentLength < 0 && len(resp.TransferEncoding) == 0
+}
+
+// writeResponseHead writes the engine's status line and headers as they
+// came: past this point the connection is the engine's protocol, not ours.
+func writeResponseHead(w *bufio.Writer, resp *http.Response) error {
+	fmt.Fprintf(w, "HTTP/1.1 %s\r\n", resp.Status)
+	if err := resp.Header.Write(w); err != nil {
+		return fmt.Errorf("write response head: %w", err)
+	}
+	w.WriteString("\r\n")
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write response head: %w", err)
+	}
+	return nil
+}
+
+type closeWriter interface{ CloseWrite() error }
+
+// splice copies both directions until the engine's side ends. The client's
+// EOF becomes a half-close toward the engine; the engine's EOF ends the
+// session, since nothing sent after it could be delivered.
+func (p *Proxy) splice(client net.Conn, clientR io.Reader, up *net.UnixConn, upR io.Reader) error {
+	inDone := make(chan error, 1)
+	go func() {
+		bp := p.bufs.Get().(*[]byte)
+		defer p.bufs.Put(bp)
+		_, err := io.CopyBuffer(up, clientR, *bp)
+		if cerr := up.CloseWrite(); err == nil {
+			err = cerr
+		}
+		inDone <- err
+	}()
+	bp := p.bufs.Get().(*[]byte)
+	_, outErr := io.CopyBuffer(client, upR, *bp)
+	p.bufs.Put(bp)
+	if cw, ok := client.(closeWriter); ok {
+		cw.CloseWrite()
+	}
+	up.Close()
+	client.SetReadDeadline(time.Now())
+	inErr := <-inDone
+	client.Close()
+	if outErr != nil {
+		return fmt.Errorf("engine to client: %w", outErr)
+	}
+	if inErr != nil && !errors.Is(inErr, net.ErrClosed) && !errors.Is(inErr, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("client to engine: %w", inErr)
+	}
+	return nil
+}

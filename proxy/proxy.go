@@ -1,0 +1,360 @@
+// Package proxy serves the filtered Docker API over HTTP/1.1: it asks the
+// current policy about every request and forwards the allowed ones to the
+// engine's socket, streaming responses as they come and splicing hijacked
+// connections (attach, exec) in both directions. Denied requests get a JSON
+// error the docker CLI prints; nothing of them reaches the engine.
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/listener"
+)
+
+// Config configures a Proxy.
+type Config struct {
+	// Upstream is the engine's unix socket path.
+	Upstream string
+	Log      *slog.Logger
+	// MaxIdleUpstream bounds the idle upstream connections kept for reuse.
+	MaxIdleUpstream int
+}
+
+// Proxy is an http.Handler that filters and forwards Docker API requests.
+type Proxy struct {
+	upstream  string
+	log       *slog.Logger
+	transport *http.Transport
+	dialer    net.Dialer
+	policy    atomic.Pointer[filter.Policy]
+	bufs      sync.Pool
+
+	// watches is cancelled at shutdown to end open-ended streams and
+	// hijacked sessions, which would otherwise hold shutdown forever.
+	watches     context.Context
+	stopWatches context.CancelFunc
+
+	openConns atomic.Int64
+	allowed   atomic.Uint64
+	denied    atomic.Uint64
+}
+
+// New returns a Proxy that decides with policy until SetPolicy replaces it.
+func New(cfg Config, policy *filter.Policy) *Proxy {
+	if cfg.MaxIdleUpstream <= 0 {
+		cfg.MaxIdleUpstream = 256
+	}
+	p := &Proxy{upstream: cfg.Upstream, log: cfg.Log}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.transport = &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return p.dialer.DialContext(ctx, "unix", p.upstream)
+		},
+		MaxIdleConns:        cfg.MaxIdleUpstream,
+		MaxIdleConnsPerHost: cfg.MaxIdleUpstream,
+		IdleConnTimeout:     90 * time.Second,
+		// The engine's bytes pass through as they are: no transparent
+		// gzip, no HTTP/2.
+		DisableCompression: true,
+		ForceAttemptHTTP2:  false,
+		Protocols:          new(http.Protocols),
+	}
+	p.transport.Protocols.SetHTTP1(true)
+	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.watches, p.stopWatches = context.WithCancel(context.Background())
+	p.policy.Store(policy)
+	return p
+}
+
+// SetPolicy replaces the policy for every request from now on, on open
+// connections too.
+func (p *Proxy) SetPolicy(policy *filter.Policy) { p.policy.Store(policy) }
+
+// Policy returns the policy in force.
+func (p *Proxy) Policy() *filter.Policy { return p.policy.Load() }
+
+// Stats are live counters for status reports.
+type Stats struct {
+	OpenConns int64
+	Allowed   uint64
+	Denied    uint64
+}
+
+// Stats returns the current counters.
+func (p *Proxy) Stats() Stats {
+	return Stats{OpenConns: p.openConns.Load(), Allowed: p.allowed.Load(), Denied: p.denied.Load()}
+}
+
+// StopWatches ends open-ended streams and hijacked sessions. Called at
+// shutdown, after the listeners are closed.
+func (p *Proxy) StopWatches() { p.stopWatches() }
+
+// CloseIdleUpstream closes pooled upstream connections.
+func (p *Proxy) CloseIdleUpstream() { p.transport.CloseIdleConnections() }
+
+type peerKey struct{}
+
+// NewServer returns an HTTP/1.1-only server for the proxy. Each connection
+// carries its peer's credentials from the listener; a connection without
+// them is denied everything.
+func (p *Proxy) NewServer() *http.Server {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	return &http.Server{
+		Handler:   p,
+		Protocols: protocols,
+		// The slow part of a request is its header; streams and hijacked
+		// sessions must never time out, so no read or write timeout.
+		ReadHeaderTimeout:            30 * time.Second,
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if lc, ok := c.(*listener.Conn); ok {
+				return context.WithValue(ctx, peerKey{}, lc.Creds)
+			}
+			return ctx
+		},
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				p.openConns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				p.openConns.Add(-1)
+			}
+		},
+	}
+}
+
+// ServeHTTP decides the request and forwards it if allowed.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	creds, known := r.Context().Value(peerKey{}).(listener.Creds)
+	peer := filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID, Groups: creds.Groups}
+	policy := p.policy.Load()
+	d := policy.Decide(peer, r.Method, r.URL.EscapedPath())
+	if !known {
+		d = filter.Decision{Route: d.Route, Profile: filter.NoProfile, Rule: "listener",
+			Reason: "peer credentials unknown", Status: http.StatusForbidden}
+	}
+	var status int
+	var err error
+	if d.Allow {
+		p.allowed.Add(1)
+		status, err = p.forward(w, r, &d)
+	} else {
+		p.denied.Add(1)
+		status = d.Status
+		p.deny(w, r, peer, &d)
+	}
+	p.audit(r, peer, &d, status, time.Since(start), err)
+}
+
+func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, status int, took time.Duration, err error) {
+	level, decision := slog.LevelInfo, "allow"
+	if !d.Allow {
+		level, decision = slog.LevelWarn, "deny"
+	}
+	if !p.log.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.Uint64("uid", uint64(peer.UID)),
+		slog.Uint64("gid", uint64(peer.GID)),
+		slog.Int64("pid", int64(peer.PID)),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("operation", d.Operation()),
+		slog.String("profile", d.Profile),
+		slog.String("decision", decision),
+		slog.String("reason", d.Reason),
+		slog.Int("status", status),
+		slog.Duration("duration", took),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	p.log.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+// deny answers with the Docker-style JSON error the CLI prints as
+// "Error response from daemon: ...".
+func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, peer filter.Peer, d *filter.Decision) {
+	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for uid=%d gid=%d: %s",
+		r.Method, r.URL.Path, d.Operation(), peer.UID, peer.GID, d.Reason)
+	writeJSONError(w, d.Status, msg)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	body, err := json.Marshal(struct {
+		Message string `json:"message"`
+	}{msg})
+	if err != nil {
+		body = []byte(`{"message":"docker-socket-filter: internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// forward sends an allowed request to the engine and relays the answer.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision) (int, error) {
+	ctx := r.Context()
+	if d.Route.Watch {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(p.watches, cancel)()
+	}
+	if d.Route.Hijack {
+		return p.forwardHijack(ctx, w, r, d)
+	}
+	out, err := p.outbound(ctx, r, d, false)
+	if err != nil {
+		return p.badGateway(w, err)
+	}
+	if r.ContentLength != 0 {
+		out.Body = r.Body
+		out.ContentLength = r.ContentLength
+	}
+	resp, err := p.transport.RoundTrip(out)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 499, fmt.Errorf("client gone: %w", err)
+		}
+		return p.badGateway(w, err)
+	}
+	defer resp.Body.Close()
+	copyHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	return resp.StatusCode, p.relayBody(w, resp)
+}
+
+// outbound builds the request sent upstream: the canonical path that was
+// judged, the client's query, and the client's end-to-end headers.
+func (p *Proxy) outbound(ctx context.Context, r *http.Request, d *filter.Decision, upgrade bool) (*http.Request, error) {
+	out, err := http.NewRequestWithContext(ctx, r.Method, "http://docker", nil)
+	if err != nil {
+		return nil, fmt.Errorf("build upstream request: %w", err)
+	}
+	out.URL.Path = d.Target.Path
+	out.URL.RawQuery = r.URL.RawQuery
+	out.Host = r.Host
+	if out.Host == "" {
+		out.Host = "docker"
+	}
+	copyHeader(out.Header, r.Header)
+	if upgrade {
+		if proto := r.Header.Get("Upgrade"); proto != "" && headerHasToken(r.Header, "Connection", "upgrade") {
+			out.Header.Set("Connection", "Upgrade")
+			out.Header.Set("Upgrade", proto)
+		}
+	}
+	return out, nil
+}
+
+// relayBody copies the engine's response body to the client. A body of
+// unknown length is a stream: every read is flushed at once so events and
+// logs arrive as the engine writes them.
+func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response) error {
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	buf := *bp
+	rc := http.NewResponseController(w)
+	stream := resp.ContentLength < 0
+	if stream {
+		if err := rc.Flush(); err != nil {
+			return fmt.Errorf("flush to client: %w", err)
+		}
+	}
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return fmt.Errorf("write to client: %w", err)
+			}
+			if stream {
+				if err := rc.Flush(); err != nil {
+					return fmt.Errorf("flush to client: %w", err)
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			// The client must not take a cut stream for a whole one:
+			// abort the connection rather than end the body cleanly.
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+func (p *Proxy) badGateway(w http.ResponseWriter, err error) (int, error) {
+	writeJSONError(w, http.StatusBadGateway,
+		fmt.Sprintf("docker-socket-filter: cannot reach the Docker engine at %s: %v", p.upstream, unwrapOpError(err)))
+	return http.StatusBadGateway, err
+}
+
+func unwrapOpError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// copyHeader copies end-to-end headers: hop-by-hop ones, and any the
+// Connection header names, stay behind.
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		if isHopHeader(k, src) {
+			continue
+		}
+		dst[k] = append(dst[k][:0:0], vv...)
+	}
+}
+
+// isHopHeader reports headers meaningful for one connection only (RFC 9110,
+// 7.6.1).
+func isHopHeader(k string, h http.Header) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(f)) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
