@@ -123,13 +123,19 @@ func serve(args []string, lookup func(string) (string, bool), stderr io.Writer) 
 		return exitUsage
 	}
 	if err := runServer(f, lookup, log); err != nil {
-		log.Error("exiting", "err", err)
+		fmt.Fprintf(stderr, "docker-socket-filter: %v\n", err)
 		return exitUsage
 	}
 	return exitOK
 }
 
 func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logger) error {
+	// Signals are caught before anything is set up, so that a SIGTERM
+	// right after READY=1 is a clean shutdown, not a kill.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+
 	mode, err := strconv.ParseUint(f.listenMode, 8, 32)
 	if err != nil || mode > 0o777 {
 		return fmt.Errorf("--listen-mode %q: want octal permission bits such as 0660", f.listenMode)
@@ -182,9 +188,6 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	stopWatchdog := notifier.StartWatchdog(status, func(err error) { log.Warn("sd_notify WATCHDOG failed", "err", err) })
 	defer stopWatchdog()
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(signals)
 	var runErr error
 loop:
 	for {

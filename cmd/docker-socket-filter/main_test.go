@@ -1,0 +1,161 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const goodPolicy = `
+profiles:
+  traefik:
+    allow: [SystemPing, SystemPingHead, SystemVersion, SystemEvents, ContainerList, ContainerInspect]
+  readonly:
+    allow: [containers:read, networks:read, info, version, ping, events]
+clients:
+  - user: 1500
+    profile: traefik
+  - group: 2000
+    profile: readonly
+  - user: 1001
+    group: 2001
+    profile: readonly
+default: none
+`
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func runCmd(args ...string) (int, string, string) {
+	var stdout, stderr strings.Builder
+	code := run(args, noEnv, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestCheck(t *testing.T) {
+	good := writeFile(t, goodPolicy)
+	bad := writeFile(t, `
+profiles:
+  p:
+    allow: [ContainerList, NoSuchThing, "networks:exec"]
+clients:
+  - user: 1
+    profile: missing
+  - profile: p
+default: alsomissing
+colour: blue
+`)
+	cases := []struct {
+		name       string
+		args       []string
+		code       int
+		wantStdout string
+		wantStderr []string
+	}{
+		{"good file", []string{"check", "--policy", good}, 0, good + ": OK: 2 profiles, 3 clients, default none", nil},
+		{"every error reported", []string{"check", "--policy", bad}, 2, "", []string{
+			bad + `:4: profile p: "NoSuchThing" is neither an operation id nor a group`,
+			bad + `:4: profile p: group "networks:exec": access must be read or write`,
+			bad + `:7: clients[0] (user 1): profile "missing" is not defined`,
+			bad + `:8: clients[1]: names no user or group`,
+			bad + `:9: default: profile "alsomissing" is not defined`,
+			bad + `:10: policy: unknown key "colour"`,
+		}},
+		{"missing named file", []string{"check", "--policy", filepath.Join(t.TempDir(), "nope.yaml")}, 2, "", []string{"no such file"}},
+		{"environment when no file", []string{"check", "--policy="}, 0, "environment: OK: 1 profiles, 0 clients, default env", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, c.code, stderr)
+			}
+			if !strings.Contains(stdout, c.wantStdout) {
+				t.Errorf("stdout %q, want %q", stdout, c.wantStdout)
+			}
+			for _, w := range c.wantStderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestExplain(t *testing.T) {
+	good := writeFile(t, goodPolicy)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"traefik lists containers", []string{"--uid", "1500", "GET", "/v1.41/containers/json?all=1"}, 0,
+			[]string{"client:    clients[0] (user 1500)", "profile:   traefik", "operation: ContainerList", "decision:  allow"}},
+		{"traefik may not list networks", []string{"--uid", "1500", "GET", "/networks"}, 1,
+			[]string{"operation: NetworkList", "decision:  deny (403): profile traefik (clients[0] (user 1500)) does not allow NetworkList"}},
+		{"supplementary group", []string{"--uid", "3000", "--groups", "10,2000", "GET", "/networks"}, 0,
+			[]string{"client:    clients[1] (group 2000)", "profile:   readonly", "decision:  allow"}},
+		{"both keys needed", []string{"--uid", "1001", "--gid", "1001", "GET", "/networks"}, 1,
+			[]string{"client:    default", "profile:   none"}},
+		{"both keys match", []string{"--uid", "1001", "--gid", "2001", "GET", "/networks"}, 0,
+			[]string{"client:    clients[2] (user 1001, group 2001)"}},
+		{"non-canonical path", []string{"--uid", "1500", "GET", "/containers/../networks"}, 1,
+			[]string{"decision:  deny (400): path is not canonical"}},
+		{"unknown route", []string{"--uid", "1500", "GET", "/nothing"}, 1,
+			[]string{"operation: unknown route", "the Docker API has no such operation"}},
+		{"no uid", []string{"GET", "/networks"}, 2, nil},
+		{"bad gid", []string{"--uid", "1", "--gid", "x", "GET", "/"}, 2, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"explain", "--policy", good}, c.args...)
+			code, stdout, stderr := runCmd(args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d\nstdout %s\nstderr %s", code, c.code, stdout, stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownCommandAndVersion(t *testing.T) {
+	if code, _, stderr := runCmd("frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, stderr %q", code, stderr)
+	}
+	if code, stdout, _ := runCmd("version"); code != 0 || !strings.HasPrefix(stdout, "docker-socket-filter ") {
+		t.Errorf("version: exit %d, stdout %q", code, stdout)
+	}
+}
+
+func TestServeFlagErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--log-format", "xml"}, `log format "xml"`},
+		{[]string{"serve", "--log-level", "loud"}, `log level "loud"`},
+		{[]string{"serve", "--policy=", "--listen-mode", "999"}, "--listen-mode"},
+		{[]string{"serve", "--policy=", "--upstream", "tcp://1.2.3.4:2375"}, "only unix://PATH"},
+		{[]string{"serve", "extra"}, "unexpected arguments"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCmd(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}

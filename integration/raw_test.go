@@ -1,0 +1,171 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestKeepAliveDecidesEachRequest sends an allowed request and then a
+// denied one on the same connection, one after the other and pipelined:
+// the first is answered by the engine, the second by the filter.
+func TestKeepAliveDecidesEachRequest(t *testing.T) {
+	e := testEnv(t)
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1"}})
+	allowed := "GET /v1.41/containers/json HTTP/1.1\r\nHost: docker\r\n\r\n"
+	denied := "GET /v1.41/networks HTTP/1.1\r\nHost: docker\r\n\r\n"
+	for _, mode := range []string{"sequential", "pipelined"} {
+		t.Run(mode, func(t *testing.T) {
+			c := dial(t, f.sock)
+			br := bufio.NewReader(c)
+			var resps []*http.Response
+			if mode == "pipelined" {
+				io.WriteString(c, allowed+denied)
+				resps = readResponses(t, br, 2, "GET")
+			} else {
+				io.WriteString(c, allowed)
+				resps = readResponses(t, br, 1, "GET")
+				io.WriteString(c, denied)
+				resps = append(resps, readResponses(t, br, 1, "GET")...)
+			}
+			if resps[0].StatusCode != 200 || !strings.HasPrefix(bodyOf(t, resps[0]), "[") {
+				t.Errorf("allowed request: %d %q", resps[0].StatusCode, bodyOf(t, resps[0]))
+			}
+			assertDenied(t, resps[1], "GET /v1.41/networks (NetworkList) denied")
+		})
+	}
+}
+
+// assertDenied checks a filter denial: 403 or 400, a JSON body whose
+// message says what was denied.
+func assertDenied(t *testing.T, r *http.Response, want string) {
+	t.Helper()
+	if r.StatusCode != http.StatusForbidden && r.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 403 or 400", r.StatusCode)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var msg struct{ Message string }
+	if err := json.Unmarshal([]byte(bodyOf(t, r)), &msg); err != nil {
+		t.Fatalf("body is not JSON: %v: %q", err, bodyOf(t, r))
+	}
+	if !strings.HasPrefix(msg.Message, "docker-socket-filter: ") || !strings.Contains(msg.Message, want) {
+		t.Errorf("message %q, want it to contain %q", msg.Message, want)
+	}
+}
+
+// TestPathTricksAreDenied sends paths that would reach another operation
+// if the filter and the engine read them differently. None may be
+// forwarded; the filter's audit record says so.
+func TestPathTricksAreDenied(t *testing.T) {
+	e := testEnv(t)
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1"}})
+	cases := []struct {
+		method, target, want string
+	}{
+		{"GET", "/v1.41//networks", "not canonical"},
+		{"GET", "/v1.41/containers/json/../../networks", "not canonical"},
+		{"GET", "/v1.41/containers/%2e%2e/networks", "not canonical"},
+		{"GET", "/v1.41/containers/x%2fy/json", "not canonical"},
+		{"GET", "/v1.41/containers/x%252fy/json", "not canonical"},
+		{"GET", "/v1.41/containers/a/b/json", "unknown route"},
+		{"GET", "/v1.41/containers/json/", "not canonical"},
+		{"GET", "/v1/networks", "not canonical"},
+		{"GET", "/v1.41.1.1/networks", "not canonical"},
+		{"GET", "/V1.41/networks", "unknown route"},
+		{"GET", "/v1.41/Networks", "unknown route"},
+		{"get", "/v1.41/containers/json", "unknown route"},
+		{"OPTIONS", "/v1.41/containers/json", "unknown route"},
+		{"TRACE", "/v1.41/containers/json", "unknown route"},
+		{"PATCH", "/v1.41/containers/json", "unknown route"},
+		{"GET", "/v1.41/containers/x/attach/ws", "ContainerAttachWebsocket"},
+		{"GET", "/v1.41/containers/x/export", "ContainerExport"},
+		{"GET", "/v1.41/containers/x/archive?path=/etc", "ContainerArchive"},
+		{"HEAD", "/v1.41/containers/x/archive?path=/etc", "ContainerArchiveInfo"},
+		{"POST", "/v1.41/containers/create", "ContainerCreate"},
+		{"GET", "http://docker/v1.41/networks", "NetworkList"},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.target, func(t *testing.T) {
+			conn := dial(t, f.sock)
+			fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n", c.method, c.target)
+			resp := readResponses(t, bufio.NewReader(conn), 1, c.method)[0]
+			if c.method == "HEAD" {
+				if resp.StatusCode != http.StatusForbidden {
+					t.Errorf("status %d, want 403", resp.StatusCode)
+				}
+				return
+			}
+			assertDenied(t, resp, c.want)
+		})
+	}
+	if strings.Contains(f.logs.String(), "decision=allow") {
+		t.Errorf("the filter allowed a request:\n%s", f.logs.String())
+	}
+}
+
+// TestAttachRawBothForms drives attach over raw HTTP, in its upgrade form
+// (101) and its legacy form (200 raw stream): the input, its end, and the
+// output produced after the end all cross.
+func TestAttachRawBothForms(t *testing.T) {
+	e := testEnv(t)
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1"}})
+	for _, form := range []string{"upgrade", "legacy"} {
+		t.Run(form, func(t *testing.T) {
+			id := strings.TrimSpace(mustCLI(t, e.engineHost, "create", "-i", "--network", "none", e.image,
+				"sh", "-c", "cat; echo after-eof"))
+			t.Cleanup(func() { cli(t, e.engineHost, nil, "rm", "-f", id) })
+			mustCLI(t, e.engineHost, "start", id)
+			c := dial(t, f.sock)
+			upgrade := ""
+			if form == "upgrade" {
+				upgrade = "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+			}
+			fmt.Fprintf(c, "POST /v1.41/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n%sContent-Length: 0\r\n\r\n", id, upgrade)
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+			if err != nil {
+				t.Fatalf("read attach response: %v", err)
+			}
+			wantStatus := map[string]int{"upgrade": 101, "legacy": 200}[form]
+			if resp.StatusCode != wantStatus {
+				t.Fatalf("status %d, want %d", resp.StatusCode, wantStatus)
+			}
+			io.WriteString(c, "ping\n")
+			if err := c.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := demux(br)
+			if err != nil {
+				t.Fatalf("read output: %v (so far %q)", err, got)
+			}
+			if want := "ping\nafter-eof\n"; got != want {
+				t.Errorf("output %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// demux reads the engine's multiplexed stdout/stderr frames until EOF.
+func demux(r io.Reader) (string, error) {
+	var out strings.Builder
+	hdr := make([]byte, 8)
+	for {
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			if err == io.EOF {
+				return out.String(), nil
+			}
+			return out.String(), err
+		}
+		n := binary.BigEndian.Uint32(hdr[4:])
+		if _, err := io.CopyN(&out, r, int64(n)); err != nil {
+			return out.String(), err
+		}
+	}
+}
