@@ -56,8 +56,6 @@ type File struct {
 	Policy *filter.Policy
 	// Upstream is the engine URL the file names, or "".
 	Upstream string
-	// Warnings are findings that do not stop the file from loading.
-	Warnings []string
 }
 
 // Load reads and validates a policy file.
@@ -88,7 +86,6 @@ type parser struct {
 	table *filter.RouteTable
 	res   Resolver
 	errs  []error
-	warns []string
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -167,13 +164,11 @@ func (p *parser) document(doc *yaml.Node) *File {
 		}
 	}
 	defined := map[string]bool{filter.NoProfile: true}
-	used := map[string]bool{fallback: true}
 	for _, prof := range profiles {
 		defined[prof.Name] = true
 	}
 	var list []filter.Client
 	for _, c := range clients {
-		used[c.client.Profile] = true
 		if !defined[c.client.Profile] {
 			p.errorf(c.node, "%s: profile %q is not defined", c.client.Name, c.client.Profile)
 		}
@@ -181,11 +176,6 @@ func (p *parser) document(doc *yaml.Node) *File {
 	}
 	if fallbackNode != nil && !defined[fallback] {
 		p.errorf(fallbackNode, "default: profile %q is not defined", fallback)
-	}
-	for _, prof := range profiles {
-		if !used[prof.Name] {
-			p.warns = append(p.warns, fmt.Sprintf("%s: profile %q is not used by any client nor the default", p.name, prof.Name))
-		}
 	}
 	if len(p.errs) > 0 {
 		return nil
@@ -196,7 +186,6 @@ func (p *parser) document(doc *yaml.Node) *File {
 		return nil
 	}
 	f.Policy = policy
-	f.Warnings = p.warns
 	return f
 }
 

@@ -43,7 +43,7 @@ func loadPolicy(path string, explicit bool, lookup func(string) (string, bool)) 
 	if err != nil {
 		return nil, err
 	}
-	lp := &loadedPolicy{policy: f.Policy, upstream: f.Upstream, source: path, warnings: f.Warnings}
+	lp := &loadedPolicy{policy: f.Policy, upstream: f.Upstream, source: path}
 	var ignored []string
 	for _, name := range filter.EnvVariables() {
 		if _, ok := lookup(name); ok {
