@@ -161,7 +161,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.deny(w, r, peer, &d)
 	}
 	p.audit(r, peer, &d, status, time.Since(start), err)
+	if errors.Is(err, errUpstreamCut) {
+		// The client must not take a cut body for a whole one: abort
+		// the connection rather than end the response cleanly.
+		panic(http.ErrAbortHandler)
+	}
 }
+
+// errUpstreamCut marks a response body that ended with an error from the
+// engine's side, after the status line was sent.
+var errUpstreamCut = errors.New("engine response cut short")
 
 func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, status int, took time.Duration, err error) {
 	level, decision := slog.LevelInfo, "allow"
@@ -298,9 +307,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response) error {
 			return nil
 		}
 		if rerr != nil {
-			// The client must not take a cut stream for a whole one:
-			// abort the connection rather than end the body cleanly.
-			panic(http.ErrAbortHandler)
+			return fmt.Errorf("%w: %w", errUpstreamCut, rerr)
 		}
 	}
 }
