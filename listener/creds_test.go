@@ -1,0 +1,66 @@
+package listener
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestReadCreds connects to a listener in this process: the kernel's record
+// of the peer is this process's pid, uid, gid and groups.
+func TestReadCreds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ls, activated, err := Open(Config{Path: path, Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if activated {
+		t.Fatal("Open reported socket activation without LISTEN_FDS")
+	}
+	defer ls[0].Close()
+	go func() {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			defer c.Close()
+			c.Read(make([]byte, 1))
+		}
+	}()
+	c, err := ls[0].Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	creds := c.(*Conn).Creds
+	if creds.PID != int32(os.Getpid()) || creds.UID != uint32(os.Geteuid()) || creds.GID != uint32(os.Getegid()) {
+		t.Errorf("creds %+v, want pid %d uid %d gid %d", creds, os.Getpid(), os.Geteuid(), os.Getegid())
+	}
+	want, err := os.Getgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, g := range creds.Groups {
+		got = append(got, int(g))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("groups %v, want %v", got, want)
+	}
+}
+
+func TestCreateRefusals(t *testing.T) {
+	dir := t.TempDir()
+	regular := filepath.Join(dir, "file")
+	if err := os.WriteFile(regular, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(Config{Path: regular, Mode: 0o600}); err == nil {
+		t.Error("Open replaced a regular file")
+	}
+	if _, _, err := Open(Config{Path: filepath.Join(dir, "s.sock"), Mode: 0o600, Group: "no-such-group-xyz"}); err == nil {
+		t.Error("Open accepted a group that does not exist")
+	}
+}
