@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -58,6 +59,9 @@ func ParsePath(escaped string) (Target, error) {
 		if !isAPIVersion(v) {
 			return Target{}, fmt.Errorf("%w: malformed API version %q", ErrNotCanonical, segs[0])
 		}
+		if versionBelow(v, MinAPIVersion) {
+			return Target{}, fmt.Errorf("%w: API version %s is below %s, the oldest served", ErrNotCanonical, v, MinAPIVersion)
+		}
 		t.Version = v
 		t.Segments = segs[1:]
 		if len(t.Segments) == 0 {
@@ -93,6 +97,25 @@ func isVersionLike(v string) bool {
 	return true
 }
 
+// MinAPIVersion is the oldest API version the filter serves. Older
+// versions let request bodies carry settings their operations no longer
+// take (a HostConfig on ContainerStart before 1.24), which the filter's
+// rules would not see; no current client speaks them.
+const MinAPIVersion = "1.24"
+
+// versionBelow compares MAJOR.MINOR[.PATCH] versions numerically.
+func versionBelow(v, min string) bool {
+	a, b := strings.Split(v, "."), strings.Split(min, ".")
+	for i := 0; i < 2; i++ {
+		x, _ := strconv.Atoi(a[i])
+		y, _ := strconv.Atoi(b[i])
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
 // isAPIVersion accepts MAJOR.MINOR (Docker) and MAJOR.MINOR.PATCH (Podman).
 func isAPIVersion(v string) bool {
 	parts := strings.Split(v, ".")
@@ -100,7 +123,7 @@ func isAPIVersion(v string) bool {
 		return false
 	}
 	for _, p := range parts {
-		if p == "" || len(p) > 4 {
+		if p == "" || len(p) > 4 || strings.Trim(p, "0123456789") != "" {
 			return false
 		}
 	}

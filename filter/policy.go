@@ -182,3 +182,16 @@ func (p *Policy) Decide(peer Peer, method, escapedPath string) Decision {
 	}
 	return d
 }
+
+// DecideRequest is Decide for a request whose body length is known:
+// contentLength is 0 for none, -1 for a body of unknown length (chunked).
+// An operation that takes no body is refused if the request carries one.
+func (p *Policy) DecideRequest(peer Peer, method, escapedPath string, contentLength int64) Decision {
+	d := p.Decide(peer, method, escapedPath)
+	if d.Allow && !d.Route.Body && contentLength != 0 {
+		d.Allow = false
+		d.Status = http.StatusBadRequest
+		d.Reason = fmt.Sprintf("%s takes no request body, and this request carries one", d.Route.Operation)
+	}
+	return d
+}

@@ -187,3 +187,37 @@ func TestNewProfileErrors(t *testing.T) {
 		t.Errorf("Operations() = %s, want %s", got, want)
 	}
 }
+
+func TestDecideRequestBody(t *testing.T) {
+	table, err := NewRouteTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := NewProfile(table, "p", []string{"ContainerStart", "ContainerCreate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := NewPolicy(table, []*Profile{prof}, nil, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method, path string
+		length       int64
+		allow        bool
+		status       int
+	}{
+		{"POST", "/v1.41/containers/x/start", 0, true, 200},
+		{"POST", "/v1.41/containers/x/start", 2, false, 400},
+		{"POST", "/v1.41/containers/x/start", -1, false, 400},
+		{"POST", "/v1.41/containers/create", 100, true, 200},
+		{"POST", "/v1.41/containers/create", -1, true, 200},
+	}
+	for _, c := range cases {
+		d := policy.DecideRequest(Peer{}, c.method, c.path, c.length)
+		if d.Allow != c.allow || d.Status != c.status {
+			t.Errorf("%s %s with body length %d: allow %v status %d (%s), want %v %d",
+				c.method, c.path, c.length, d.Allow, d.Status, d.Reason, c.allow, c.status)
+		}
+	}
+}

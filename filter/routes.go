@@ -73,6 +73,12 @@ type Route struct {
 	// shutdown instead of being waited for.
 	Watch bool
 
+	// Body marks operations that take a request body. Any other request
+	// that carries one is refused: old API versions read a HostConfig
+	// from ContainerStart's body, and no body is ever forwarded unjudged
+	// where the API expects none.
+	Body bool
+
 	prefix []string // literal segments before a multi-segment parameter
 	suffix []string // literal segments after it
 	multi  bool     // whether the template has a {x*} parameter
@@ -94,6 +100,7 @@ func engineRoutes() []Route {
 		sens   = 1 << iota
 		hijack // connection leaves HTTP
 		watch  // open-ended stream
+		body   // takes a request body
 	)
 	type row struct {
 		method, template, op, section string
@@ -101,7 +108,7 @@ func engineRoutes() []Route {
 	}
 	rows := []row{
 		{"GET", "/containers/json", "ContainerList", SectionContainers, 0},
-		{"POST", "/containers/create", "ContainerCreate", SectionContainers, 0},
+		{"POST", "/containers/create", "ContainerCreate", SectionContainers, body},
 		{"GET", "/containers/{id}/json", "ContainerInspect", SectionContainers, 0},
 		{"GET", "/containers/{id}/top", "ContainerTop", SectionContainers, 0},
 		{"GET", "/containers/{id}/logs", "ContainerLogs", SectionContainers, watch},
@@ -113,7 +120,7 @@ func engineRoutes() []Route {
 		{"POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, 0},
 		{"POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, 0},
 		{"POST", "/containers/{id}/kill", "ContainerKill", SectionContainers, 0},
-		{"POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, 0},
+		{"POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, body},
 		{"POST", "/containers/{id}/rename", "ContainerRename", SectionContainers, 0},
 		{"POST", "/containers/{id}/pause", "ContainerPause", SectionContainers, 0},
 		{"POST", "/containers/{id}/unpause", "ContainerUnpause", SectionContainers, 0},
@@ -123,12 +130,12 @@ func engineRoutes() []Route {
 		{"DELETE", "/containers/{id}", "ContainerDelete", SectionContainers, 0},
 		{"HEAD", "/containers/{id}/archive", "ContainerArchiveInfo", SectionContainers, sens},
 		{"GET", "/containers/{id}/archive", "ContainerArchive", SectionContainers, sens},
-		{"PUT", "/containers/{id}/archive", "PutContainerArchive", SectionContainers, 0},
+		{"PUT", "/containers/{id}/archive", "PutContainerArchive", SectionContainers, body},
 		{"POST", "/containers/prune", "ContainerPrune", SectionContainers, 0},
 		{"GET", "/images/json", "ImageList", SectionImages, 0},
-		{"POST", "/build", "ImageBuild", SectionBuild, 0},
+		{"POST", "/build", "ImageBuild", SectionBuild, body},
 		{"POST", "/build/prune", "BuildPrune", SectionBuild, 0},
-		{"POST", "/images/create", "ImageCreate", SectionImages, 0},
+		{"POST", "/images/create", "ImageCreate", SectionImages, body},
 		{"GET", "/images/{name*}/json", "ImageInspect", SectionImages, 0},
 		{"GET", "/images/{name*}/attestations", "ImageAttestations", SectionImages, 0},
 		{"GET", "/images/{name*}/history", "ImageHistory", SectionImages, 0},
@@ -137,75 +144,75 @@ func engineRoutes() []Route {
 		{"DELETE", "/images/{name*}", "ImageDelete", SectionImages, 0},
 		{"GET", "/images/search", "ImageSearch", SectionImages, 0},
 		{"POST", "/images/prune", "ImagePrune", SectionImages, 0},
-		{"POST", "/auth", "SystemAuth", SectionAuth, 0},
+		{"POST", "/auth", "SystemAuth", SectionAuth, body},
 		{"GET", "/info", "SystemInfo", SectionInfo, 0},
 		{"GET", "/version", "SystemVersion", SectionVersion, 0},
 		{"GET", "/_ping", "SystemPing", SectionPing, 0},
 		{"HEAD", "/_ping", "SystemPingHead", SectionPing, 0},
-		{"POST", "/commit", "ImageCommit", SectionCommit, 0},
+		{"POST", "/commit", "ImageCommit", SectionCommit, body},
 		{"GET", "/events", "SystemEvents", SectionEvents, watch},
 		{"GET", "/system/df", "SystemDataUsage", SectionSystem, 0},
 		{"GET", "/images/{name*}/get", "ImageGet", SectionImages, 0},
 		{"GET", "/images/get", "ImageGetAll", SectionImages, 0},
-		{"POST", "/images/load", "ImageLoad", SectionImages, 0},
-		{"POST", "/containers/{id}/exec", "ContainerExec", SectionContainers, 0},
-		{"POST", "/exec/{id}/start", "ExecStart", SectionExec, hijack | watch},
+		{"POST", "/images/load", "ImageLoad", SectionImages, body},
+		{"POST", "/containers/{id}/exec", "ContainerExec", SectionContainers, body},
+		{"POST", "/exec/{id}/start", "ExecStart", SectionExec, hijack | watch | body},
 		{"POST", "/exec/{id}/resize", "ExecResize", SectionExec, 0},
 		{"GET", "/exec/{id}/json", "ExecInspect", SectionExec, 0},
 		{"GET", "/volumes", "VolumeList", SectionVolumes, 0},
-		{"POST", "/volumes/create", "VolumeCreate", SectionVolumes, 0},
+		{"POST", "/volumes/create", "VolumeCreate", SectionVolumes, body},
 		{"GET", "/volumes/{name}", "VolumeInspect", SectionVolumes, 0},
-		{"PUT", "/volumes/{name}", "VolumeUpdate", SectionVolumes, 0},
+		{"PUT", "/volumes/{name}", "VolumeUpdate", SectionVolumes, body},
 		{"DELETE", "/volumes/{name}", "VolumeDelete", SectionVolumes, 0},
 		{"POST", "/volumes/prune", "VolumePrune", SectionVolumes, 0},
 		{"GET", "/networks", "NetworkList", SectionNetworks, 0},
 		{"GET", "/networks/{id}", "NetworkInspect", SectionNetworks, 0},
 		{"DELETE", "/networks/{id}", "NetworkDelete", SectionNetworks, 0},
-		{"POST", "/networks/create", "NetworkCreate", SectionNetworks, 0},
-		{"POST", "/networks/{id}/connect", "NetworkConnect", SectionNetworks, 0},
-		{"POST", "/networks/{id}/disconnect", "NetworkDisconnect", SectionNetworks, 0},
+		{"POST", "/networks/create", "NetworkCreate", SectionNetworks, body},
+		{"POST", "/networks/{id}/connect", "NetworkConnect", SectionNetworks, body},
+		{"POST", "/networks/{id}/disconnect", "NetworkDisconnect", SectionNetworks, body},
 		{"POST", "/networks/prune", "NetworkPrune", SectionNetworks, 0},
 		{"GET", "/plugins", "PluginList", SectionPlugins, 0},
 		{"GET", "/plugins/privileges", "GetPluginPrivileges", SectionPlugins, 0},
-		{"POST", "/plugins/pull", "PluginPull", SectionPlugins, 0},
+		{"POST", "/plugins/pull", "PluginPull", SectionPlugins, body},
 		{"GET", "/plugins/{name*}/json", "PluginInspect", SectionPlugins, 0},
 		{"DELETE", "/plugins/{name*}", "PluginDelete", SectionPlugins, 0},
 		{"POST", "/plugins/{name*}/enable", "PluginEnable", SectionPlugins, 0},
 		{"POST", "/plugins/{name*}/disable", "PluginDisable", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, 0},
-		{"POST", "/plugins/create", "PluginCreate", SectionPlugins, 0},
+		{"POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, body},
+		{"POST", "/plugins/create", "PluginCreate", SectionPlugins, body},
 		{"POST", "/plugins/{name*}/push", "PluginPush", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, 0},
+		{"POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, body},
 		{"GET", "/nodes", "NodeList", SectionNodes, 0},
 		{"GET", "/nodes/{id}", "NodeInspect", SectionNodes, 0},
 		{"DELETE", "/nodes/{id}", "NodeDelete", SectionNodes, 0},
-		{"POST", "/nodes/{id}/update", "NodeUpdate", SectionNodes, 0},
+		{"POST", "/nodes/{id}/update", "NodeUpdate", SectionNodes, body},
 		{"GET", "/swarm", "SwarmInspect", SectionSwarm, 0},
-		{"POST", "/swarm/init", "SwarmInit", SectionSwarm, 0},
-		{"POST", "/swarm/join", "SwarmJoin", SectionSwarm, 0},
+		{"POST", "/swarm/init", "SwarmInit", SectionSwarm, body},
+		{"POST", "/swarm/join", "SwarmJoin", SectionSwarm, body},
 		{"POST", "/swarm/leave", "SwarmLeave", SectionSwarm, 0},
-		{"POST", "/swarm/update", "SwarmUpdate", SectionSwarm, 0},
+		{"POST", "/swarm/update", "SwarmUpdate", SectionSwarm, body},
 		{"GET", "/swarm/unlockkey", "SwarmUnlockkey", SectionSwarm, 0},
-		{"POST", "/swarm/unlock", "SwarmUnlock", SectionSwarm, 0},
+		{"POST", "/swarm/unlock", "SwarmUnlock", SectionSwarm, body},
 		{"GET", "/services", "ServiceList", SectionServices, 0},
-		{"POST", "/services/create", "ServiceCreate", SectionServices, 0},
+		{"POST", "/services/create", "ServiceCreate", SectionServices, body},
 		{"GET", "/services/{id}", "ServiceInspect", SectionServices, 0},
 		{"DELETE", "/services/{id}", "ServiceDelete", SectionServices, 0},
-		{"POST", "/services/{id}/update", "ServiceUpdate", SectionServices, 0},
+		{"POST", "/services/{id}/update", "ServiceUpdate", SectionServices, body},
 		{"GET", "/services/{id}/logs", "ServiceLogs", SectionServices, watch},
 		{"GET", "/tasks", "TaskList", SectionTasks, 0},
 		{"GET", "/tasks/{id}", "TaskInspect", SectionTasks, 0},
 		{"GET", "/tasks/{id}/logs", "TaskLogs", SectionTasks, watch},
 		{"GET", "/secrets", "SecretList", SectionSecrets, 0},
-		{"POST", "/secrets/create", "SecretCreate", SectionSecrets, 0},
+		{"POST", "/secrets/create", "SecretCreate", SectionSecrets, body},
 		{"GET", "/secrets/{id}", "SecretInspect", SectionSecrets, 0},
 		{"DELETE", "/secrets/{id}", "SecretDelete", SectionSecrets, 0},
-		{"POST", "/secrets/{id}/update", "SecretUpdate", SectionSecrets, 0},
+		{"POST", "/secrets/{id}/update", "SecretUpdate", SectionSecrets, body},
 		{"GET", "/configs", "ConfigList", SectionConfigs, 0},
-		{"POST", "/configs/create", "ConfigCreate", SectionConfigs, 0},
+		{"POST", "/configs/create", "ConfigCreate", SectionConfigs, body},
 		{"GET", "/configs/{id}", "ConfigInspect", SectionConfigs, 0},
 		{"DELETE", "/configs/{id}", "ConfigDelete", SectionConfigs, 0},
-		{"POST", "/configs/{id}/update", "ConfigUpdate", SectionConfigs, 0},
+		{"POST", "/configs/{id}/update", "ConfigUpdate", SectionConfigs, body},
 		{"GET", "/distribution/{name*}/json", "DistributionInspect", SectionDistribution, 0},
 		{"POST", "/session", "Session", SectionSession, hijack | watch},
 		{"POST", "/grpc", "Grpc", SectionGrpc, hijack | watch},
@@ -215,6 +222,7 @@ func engineRoutes() []Route {
 		routes[i] = Route{
 			Method: r.method, Template: r.template, Operation: r.op, Section: r.section,
 			Sensitive: r.flags&sens != 0, Hijack: r.flags&hijack != 0, Watch: r.flags&watch != 0,
+			Body: r.flags&body != 0,
 		}
 	}
 	return routes

@@ -169,3 +169,43 @@ func demux(r io.Reader) (string, error) {
 		}
 	}
 }
+
+// TestStartWithBodyIsRefused: below API 1.24 the engine applies a
+// HostConfig sent in the body of ContainerStart, so a profile allowed only
+// to start containers could bind the host's root into one. Old versions and
+// bodies on operations that take none are refused; the engine must not
+// change the container.
+func TestStartWithBodyIsRefused(t *testing.T) {
+	e := testEnv(t)
+	id := strings.TrimSpace(mustCLI(t, e.engineHost, "create", "--network", "none", e.image, "true"))
+	t.Cleanup(func() { cli(t, e.engineHost, nil, "rm", "-f", id) })
+	f := startFilter(t, e, filterOpts{env: []string{"ALLOW_START=1"}})
+	body := `{"Binds":["/:/host"],"Privileged":true}`
+	cases := []struct {
+		name, request, want string
+	}{
+		{"old API version with a HostConfig body",
+			"POST /v1.23/containers/" + id + "/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body,
+			"API version 1.23"},
+		{"old API version without a body",
+			"POST /v1.12/containers/" + id + "/start HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n",
+			"API version 1.12"},
+		{"current version with a body",
+			"POST /v1.41/containers/" + id + "/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body,
+			"(ContainerStart) denied"},
+		{"current version with a chunked body",
+			"POST /v1.41/containers/" + id + "/start HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body),
+			"(ContainerStart) denied"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn := dial(t, f.sock)
+			io.WriteString(conn, c.request)
+			assertDenied(t, readResponses(t, bufio.NewReader(conn), 1, "POST")[0], c.want)
+		})
+	}
+	got := mustCLI(t, e.engineHost, "inspect", "-f", "{{.HostConfig.Binds}} {{.HostConfig.Privileged}} {{.State.StartedAt}}", id)
+	if got != "[] false 0001-01-01T00:00:00Z\n" {
+		t.Errorf("the engine acted on a refused request: binds, privileged, started = %q", got)
+	}
+}

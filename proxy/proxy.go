@@ -145,7 +145,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	creds, known := r.Context().Value(peerKey{}).(listener.Creds)
 	peer := filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID, Groups: creds.Groups}
 	policy := p.policy.Load()
-	d := policy.Decide(peer, r.Method, r.URL.EscapedPath())
+	d := policy.DecideRequest(peer, r.Method, r.URL.EscapedPath(), r.ContentLength)
 	if !known {
 		d = filter.Decision{Route: d.Route, Profile: filter.NoProfile, Rule: "listener",
 			Reason: "peer credentials unknown", Status: http.StatusForbidden}
