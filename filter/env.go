@@ -28,6 +28,7 @@ func envGrants() []struct {
 		{"ALLOW_ARCHIVE", []string{"ContainerArchive", "ContainerArchiveInfo"}},
 		{"ALLOW_EXPORT", []string{"ContainerExport"}},
 		{"ALLOW_ATTACH", []string{"ContainerAttachWebsocket"}},
+		{"ALLOW_IMAGE_EXPORT", []string{"ImageGet", "ImageGetAll"}},
 	}
 }
 

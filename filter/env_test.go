@@ -119,8 +119,20 @@ func TestEnvPolicy(t *testing.T) {
 		{
 			name:  "IMAGES and NETWORKS read",
 			env:   map[string]string{"IMAGES": "1", "NETWORKS": "1"},
-			allow: []string{"ImageList", "ImageInspect", "ImageGet", "NetworkList", "NetworkInspect"},
-			deny:  []string{"ImageCreate", "ImageDelete", "NetworkCreate"},
+			allow: []string{"ImageList", "ImageInspect", "NetworkList", "NetworkInspect"},
+			deny:  []string{"ImageCreate", "ImageDelete", "NetworkCreate", "ImageGet", "ImageGetAll"},
+		},
+		{
+			name:  "ALLOW_IMAGE_EXPORT",
+			env:   map[string]string{"ALLOW_IMAGE_EXPORT": "1"},
+			allow: []string{"ImageGet", "ImageGetAll"},
+			deny:  []string{"ImageList"},
+		},
+		{
+			name:  "SWARM does not give the unlock key",
+			env:   map[string]string{"SWARM": "1", "POST": "1"},
+			allow: []string{"SwarmInspect", "SwarmInit"},
+			deny:  []string{"SwarmUnlockkey"},
 		},
 		{
 			name:  "value true",

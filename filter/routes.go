@@ -58,9 +58,10 @@ type Route struct {
 	Operation string
 	Section   string
 
-	// Sensitive marks reads that disclose or alter a container's contents
-	// (files, stdin). They are never part of a section group: only their
-	// own operation id grants them.
+	// Sensitive marks reads that disclose what a read-only view should
+	// not: a container's files or its stdin, whole images (which may hold
+	// secrets built into them), the swarm's unlock key. They are never
+	// part of a section group: only their own operation id grants them.
 	Sensitive bool
 
 	// Hijack marks operations whose connection may leave HTTP: attach and
@@ -152,8 +153,8 @@ func engineRoutes() []Route {
 		{"POST", "/commit", "ImageCommit", SectionCommit, body},
 		{"GET", "/events", "SystemEvents", SectionEvents, watch},
 		{"GET", "/system/df", "SystemDataUsage", SectionSystem, 0},
-		{"GET", "/images/{name*}/get", "ImageGet", SectionImages, 0},
-		{"GET", "/images/get", "ImageGetAll", SectionImages, 0},
+		{"GET", "/images/{name*}/get", "ImageGet", SectionImages, sens},
+		{"GET", "/images/get", "ImageGetAll", SectionImages, sens},
 		{"POST", "/images/load", "ImageLoad", SectionImages, body},
 		{"POST", "/containers/{id}/exec", "ContainerExec", SectionContainers, body},
 		{"POST", "/exec/{id}/start", "ExecStart", SectionExec, hijack | watch | body},
@@ -192,7 +193,7 @@ func engineRoutes() []Route {
 		{"POST", "/swarm/join", "SwarmJoin", SectionSwarm, body},
 		{"POST", "/swarm/leave", "SwarmLeave", SectionSwarm, 0},
 		{"POST", "/swarm/update", "SwarmUpdate", SectionSwarm, body},
-		{"GET", "/swarm/unlockkey", "SwarmUnlockkey", SectionSwarm, 0},
+		{"GET", "/swarm/unlockkey", "SwarmUnlockkey", SectionSwarm, sens},
 		{"POST", "/swarm/unlock", "SwarmUnlock", SectionSwarm, body},
 		{"GET", "/services", "ServiceList", SectionServices, 0},
 		{"POST", "/services/create", "ServiceCreate", SectionServices, body},

@@ -274,7 +274,7 @@ func TestMatch(t *testing.T) {
 
 func TestSensitiveNeverInGroups(t *testing.T) {
 	table := newTable(t)
-	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket"} {
+	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket", "ImageGet", "ImageGetAll", "SwarmUnlockkey"} {
 		r := table.Operation(op)
 		if r == nil {
 			t.Errorf("%s: not in the table", op)

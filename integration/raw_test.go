@@ -116,7 +116,9 @@ func TestPathTricksAreDenied(t *testing.T) {
 func TestAttachRawBothForms(t *testing.T) {
 	e := testEnv(t)
 	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1"}})
-	for _, form := range []string{"upgrade", "legacy"} {
+	// "eager" sends its input with the request and half-closes before
+	// any answer, as `printf ... | socat` does.
+	for _, form := range []string{"upgrade", "legacy", "eager"} {
 		t.Run(form, func(t *testing.T) {
 			id := strings.TrimSpace(mustCLI(t, e.engineHost, "create", "-i", "--network", "none", e.image,
 				"sh", "-c", "cat; echo after-eof"))
@@ -124,22 +126,30 @@ func TestAttachRawBothForms(t *testing.T) {
 			mustCLI(t, e.engineHost, "start", id)
 			c := dial(t, f.sock)
 			upgrade := ""
-			if form == "upgrade" {
+			if form != "legacy" {
 				upgrade = "Connection: Upgrade\r\nUpgrade: tcp\r\n"
 			}
 			fmt.Fprintf(c, "POST /v1.41/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n%sContent-Length: 0\r\n\r\n", id, upgrade)
+			if form == "eager" {
+				io.WriteString(c, "ping\n")
+				if err := c.CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
 			if err != nil {
 				t.Fatalf("read attach response: %v", err)
 			}
-			wantStatus := map[string]int{"upgrade": 101, "legacy": 200}[form]
+			wantStatus := map[string]int{"upgrade": 101, "legacy": 200, "eager": 101}[form]
 			if resp.StatusCode != wantStatus {
 				t.Fatalf("status %d, want %d", resp.StatusCode, wantStatus)
 			}
-			io.WriteString(c, "ping\n")
-			if err := c.CloseWrite(); err != nil {
-				t.Fatal(err)
+			if form != "eager" {
+				io.WriteString(c, "ping\n")
+				if err := c.CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
 			}
 			got, err := demux(br)
 			if err != nil {
@@ -207,5 +217,58 @@ func TestStartWithBodyIsRefused(t *testing.T) {
 	got := mustCLI(t, e.engineHost, "inspect", "-f", "{{.HostConfig.Binds}} {{.HostConfig.Privileged}} {{.State.StartedAt}}", id)
 	if got != "[] false 0001-01-01T00:00:00Z\n" {
 		t.Errorf("the engine acted on a refused request: binds, privileged, started = %q", got)
+	}
+}
+
+// TestExecStartExpectContinue: a client asking for 100-continue on exec
+// start still gets its session, not the interim answer.
+func TestExecStartExpectContinue(t *testing.T) {
+	e := testEnv(t)
+	id := runContainer(t, e, e.image, "sleep", "300")
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1", "EXEC=1"}})
+	c := dial(t, f.sock)
+	br := bufio.NewReader(c)
+	create := `{"AttachStdout":true,"AttachStderr":true,"Cmd":["echo","exec-output"]}`
+	fmt.Fprintf(c, "POST /v1.41/containers/%s/exec HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", id, len(create), create)
+	resp := readResponses(t, br, 1, "POST")[0]
+	var created struct{ Id string }
+	if err := json.Unmarshal([]byte(bodyOf(t, resp)), &created); err != nil || created.Id == "" {
+		t.Fatalf("exec create: %d %q", resp.StatusCode, bodyOf(t, resp))
+	}
+	start := `{"Detach":false,"Tty":false}`
+	fmt.Fprintf(c, "POST /v1.41/exec/%s/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: %d\r\n\r\n%s", created.Id, len(start), start)
+	for {
+		resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+		if err != nil {
+			t.Fatalf("exec start: %v", err)
+		}
+		if resp.StatusCode == http.StatusContinue {
+			continue
+		}
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("exec start: status %d, want 101", resp.StatusCode)
+		}
+		break
+	}
+	out, err := demux(br)
+	if err != nil || out != "exec-output\n" {
+		t.Errorf("exec output %q (%v), want %q", out, err, "exec-output\n")
+	}
+}
+
+// TestNoProfileClosesConnection: a peer with no profile gets its 403 and
+// the connection ends, so it cannot hold descriptors open.
+func TestNoProfileClosesConnection(t *testing.T) {
+	e := testEnv(t)
+	dir := shortTempDir(t)
+	policy := writePolicy(t, dir, "profiles: {}\ndefault: none\n")
+	f := startFilter(t, e, filterOpts{args: []string{"--policy", policy}})
+	c := dial(t, f.sock)
+	io.WriteString(c, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp := readResponses(t, br, 1, "GET")[0]
+	assertDenied(t, resp, "default gives no profile")
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("connection still open after a denial to a peer with no profile (read: %v)", err)
 	}
 }

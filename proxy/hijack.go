@@ -25,7 +25,10 @@ const maxHijackBody = 1 << 20
 // attach form), both connections become a tunnel, copied in both directions
 // with half-close passed on: the client's end of stdin reaches the
 // container, and output after it still reaches the client.
-func (p *Proxy) forwardHijack(ctx context.Context, w http.ResponseWriter, r *http.Request, d *filter.Decision) (int, error) {
+func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.Decision) (int, error) {
+	// Whatever answer is not a tunnel ends the connection: bytes the
+	// client sent for the tunnel must not be read as its next request.
+	w.Header().Set("Connection", "close")
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxHijackBody+1))
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, "docker-socket-filter: cannot read request body: "+err.Error())
@@ -36,7 +39,7 @@ func (p *Proxy) forwardHijack(ctx context.Context, w http.ResponseWriter, r *htt
 			fmt.Sprintf("docker-socket-filter: request body over %d bytes", maxHijackBody))
 		return http.StatusRequestEntityTooLarge, nil
 	}
-	out, err := p.outbound(ctx, r, d, true)
+	out, err := p.outbound(p.watches, r, d, true)
 	if err != nil {
 		return p.badGateway(w, err)
 	}
@@ -44,12 +47,18 @@ func (p *Proxy) forwardHijack(ctx context.Context, w http.ResponseWriter, r *htt
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.ContentLength = int64(len(body))
 	}
-	conn, err := p.dialer.DialContext(ctx, "unix", p.upstream)
+	// The body is read already; an interim 100 from the engine would
+	// only be mistaken for its answer.
+	out.Header.Del("Expect")
+	// A client may half-close right after its request (stdin already
+	// sent), which ends the request's context: only shutdown may end the
+	// tunnel's setup.
+	conn, err := p.dialer.DialContext(p.watches, "unix", p.upstream)
 	if err != nil {
 		return p.badGateway(w, err)
 	}
 	up := conn.(*net.UnixConn)
-	stopUp := context.AfterFunc(ctx, func() { up.Close() })
+	stopUp := context.AfterFunc(p.watches, func() { up.Close() })
 	if err := out.Write(up); err != nil {
 		stopUp()
 		up.Close()
@@ -70,12 +79,9 @@ func (p *Proxy) forwardHijack(ctx context.Context, w http.ResponseWriter, r *htt
 		w.WriteHeader(resp.StatusCode)
 		return resp.StatusCode, p.relayBody(w, resp)
 	}
-	// The request's context ends when the client half-closes (its EOF
-	// on stdin), which must not end the tunnel: from here on only
-	// shutdown does.
 	if !stopUp() {
 		up.Close()
-		return http.StatusBadGateway, fmt.Errorf("client gone before the tunnel opened: %w", ctx.Err())
+		return http.StatusServiceUnavailable, errors.New("shutting down before the tunnel opened")
 	}
 	client, clientBuf, err := http.NewResponseController(w).Hijack()
 	if err != nil {

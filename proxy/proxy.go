@@ -119,9 +119,12 @@ func (p *Proxy) NewServer() *http.Server {
 		Protocols: protocols,
 		// The slow part of a request is its header; streams and hijacked
 		// sessions must never time out, so no read or write timeout.
-		ReadHeaderTimeout:            30 * time.Second,
+		ReadHeaderTimeout: 30 * time.Second,
+		// Between requests only: a quiet stream is not idle.
+		IdleTimeout:                  2 * time.Minute,
 		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		// Accept failures (out of descriptors) must be seen.
+		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if lc, ok := c.(*listener.Conn); ok {
 				return context.WithValue(ctx, peerKey{}, lc.Creds)
@@ -204,6 +207,10 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, peer filter.Peer, d *filter.Decision) {
 	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for uid=%d gid=%d: %s",
 		r.Method, r.URL.Path, d.Operation(), peer.UID, peer.GID, d.Reason)
+	if d.Profile == filter.NoProfile {
+		// A peer that may do nothing gets no connection to hold open.
+		w.Header().Set("Connection", "close")
+	}
 	writeJSONError(w, d.Status, msg)
 }
 
@@ -231,14 +238,16 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		defer context.AfterFunc(p.watches, cancel)()
 	}
 	if d.Route.Hijack {
-		return p.forwardHijack(ctx, w, r, d)
+		return p.forwardHijack(w, r, d)
 	}
 	out, err := p.outbound(ctx, r, d, false)
 	if err != nil {
 		return p.badGateway(w, err)
 	}
+	var body *clientBody
 	if r.ContentLength != 0 {
-		out.Body = r.Body
+		body = &clientBody{ReadCloser: r.Body}
+		out.Body = body
 		out.ContentLength = r.ContentLength
 	}
 	resp, err := p.transport.RoundTrip(out)
@@ -246,12 +255,33 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		if ctx.Err() != nil {
 			return 499, fmt.Errorf("client gone: %w", err)
 		}
+		if body != nil && body.err != nil {
+			// The client's framing broke, not the engine.
+			w.Header().Set("Connection", "close")
+			writeJSONError(w, http.StatusBadRequest, "docker-socket-filter: cannot read request body: "+body.err.Error())
+			return http.StatusBadRequest, body.err
+		}
 		return p.badGateway(w, err)
 	}
 	defer resp.Body.Close()
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	return resp.StatusCode, p.relayBody(w, resp)
+}
+
+// clientBody remembers why reading the client's body failed, so that a
+// malformed body is answered as the client's error.
+type clientBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // outbound builds the request sent upstream: the canonical path that was
