@@ -93,18 +93,41 @@ func create(cfg Config) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Path, err)
 	}
-	if gid >= 0 {
-		if err := os.Chown(cfg.Path, -1, gid); err != nil {
-			ul.Close()
-			return nil, fmt.Errorf("set group of %s: %w", cfg.Path, err)
-		}
-	}
-	if err := os.Chmod(cfg.Path, cfg.Mode); err != nil {
+	if err := setOwnership(cfg.Path, gid, cfg.Mode); err != nil {
 		ul.Close()
-		return nil, fmt.Errorf("set mode of %s: %w", cfg.Path, err)
+		return nil, err
 	}
 	ul.SetUnlinkOnClose(true)
 	return &Listener{ul: ul, log: cfg.Log}, nil
+}
+
+// setOwnership applies group and mode to the socket file without
+// following a symlink: if the directory lets someone swap the path for a
+// link between bind and chmod, the link is refused instead of its target
+// re-moded. The O_PATH descriptor pins the inode that was checked.
+func setOwnership(path string, gid int, mode fs.FileMode) error {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fmt.Errorf("%s was replaced by something that is not a socket", path)
+	}
+	pinned := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if gid >= 0 {
+		if err := os.Chown(pinned, -1, gid); err != nil {
+			return fmt.Errorf("set group of %s: %w", path, err)
+		}
+	}
+	if err := os.Chmod(pinned, mode); err != nil {
+		return fmt.Errorf("set mode of %s: %w", path, err)
+	}
+	return nil
 }
 
 func clearStale(path string) error {

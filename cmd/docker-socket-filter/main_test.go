@@ -159,3 +159,32 @@ func TestServeFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicySourceNeverFallsBack: a default policy file that disappears
+// after it was loaded must not be replaced by the environment's policy.
+func TestPolicySourceNeverFallsBack(t *testing.T) {
+	path := writeFile(t, goodPolicy)
+	env := func(k string) (string, bool) {
+		if k == "CONTAINERS" {
+			return "1", true
+		}
+		return "", false
+	}
+	src := &policySource{path: path}
+	lp, err := src.load(env)
+	if err != nil || lp.source != path {
+		t.Fatalf("first load: %v, source %v", err, lp)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if lp, err := src.load(env); err == nil {
+		t.Errorf("reload after the file vanished gave policy from %s, want an error", lp.source)
+	}
+
+	// A default path that never existed still means the environment.
+	fresh := &policySource{path: path}
+	if lp, err := fresh.load(env); err != nil || lp.source != "environment" {
+		t.Errorf("missing default file at start: %v, %v; want the environment", lp, err)
+	}
+}

@@ -56,6 +56,23 @@ func loadPolicy(path string, explicit bool, lookup func(string) (string, bool)) 
 	return lp, nil
 }
 
+// policySource loads the daemon's policy at start and at each reload.
+type policySource struct {
+	path     string
+	explicit bool
+}
+
+// load reads the policy. Once a file has been in force, a later load
+// treats it as named explicitly: its disappearance is an error that keeps
+// the policy in force, never a fallback to the environment's.
+func (s *policySource) load(lookup func(string) (string, bool)) (*loadedPolicy, error) {
+	lp, err := loadPolicy(s.path, s.explicit, lookup)
+	if err == nil && lp.source != "environment" {
+		s.explicit = true
+	}
+	return lp, err
+}
+
 func policyFlag(fs *flag.FlagSet) *string {
 	return fs.String("policy", defaultPolicyPath, "policy `file`; empty, or the default file missing: the environment variables make the policy")
 }

@@ -140,7 +140,8 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil || mode > 0o777 {
 		return fmt.Errorf("--listen-mode %q: want octal permission bits such as 0660", f.listenMode)
 	}
-	loaded, err := loadPolicy(f.policy, f.policyExplicit, lookup)
+	source := &policySource{path: f.policy, explicit: f.policyExplicit}
+	loaded, err := source.load(lookup)
 	if err != nil {
 		return err
 	}
@@ -197,7 +198,7 @@ loop:
 				log.Info("shutting down", "signal", sig.String())
 				break loop
 			}
-			reload(f, lookup, p, notifier, log)
+			reload(source, lookup, p, notifier, log)
 		case err := <-serveErr:
 			runErr = fmt.Errorf("serve: %w", err)
 			break loop
@@ -228,11 +229,11 @@ func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog
 
 // reload re-reads the policy; a policy that fails to load leaves the one in
 // force untouched.
-func reload(f *serveFlags, lookup func(string) (string, bool), p *proxy.Proxy, n *sdnotify.Notifier, log *slog.Logger) {
+func reload(source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, n *sdnotify.Notifier, log *slog.Logger) {
 	if err := n.Reloading(); err != nil {
 		log.Warn("sd_notify RELOADING failed", "err", err)
 	}
-	loaded, err := loadPolicy(f.policy, f.policyExplicit, lookup)
+	loaded, err := source.load(lookup)
 	if err != nil {
 		log.Error("reload failed: keeping the policy in force", "err", err)
 	} else {
