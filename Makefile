@@ -3,12 +3,13 @@
 # every test against it.
 
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+VERSION  ?= $(shell scripts/version.sh)
+LONGVERSION := $(shell scripts/version.sh --long)
+LDFLAGS   = -s -w -X main.version=$(if $(filter $(VERSION),$(shell scripts/version.sh)),$(LONGVERSION),$(VERSION))
 BIN      := bin/docker-socket-filter
 FUZZTIME ?= 10s
 
-.PHONY: all build run test unit lint fuzz fuzz-short bench deps clean
+.PHONY: all build run test lint fuzz fuzz-short bench deps package test-packages clean
 
 all: build
 
@@ -33,6 +34,7 @@ lint:
 test: deps lint build
 	DSF_TEST_FILTER_BIN=$(CURDIR)/$(BIN) scripts/engine.sh $(GO) test -race -count=1 ./...
 	$(MAKE) fuzz-short
+	$(MAKE) test-packages
 
 fuzz-short:
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME)
@@ -45,6 +47,24 @@ fuzz:
 # engine directly, measured in one run. A measurement: it asserts nothing.
 bench: deps build
 	DSF_TEST_FILTER_BIN=$(CURDIR)/$(BIN) scripts/engine.sh $(GO) run ./internal/bench
+
+DIST ?= dist
+
+# dist/docker-socket-filter_<ver>_amd64.deb and dist/docker-socket-filter-<ver>-1.x86_64.rpm
+package: build
+	mkdir -p $(DIST) dist/man
+	$(GO) tool go-md2man -in docs/docker-socket-filter.8.md | gzip -9n > dist/man/docker-socket-filter.8.gz
+	rm -f $(DIST)/*.deb $(DIST)/*.rpm
+	VERSION=$(VERSION) $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+	VERSION=$(VERSION) $(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target $(DIST)/
+
+# Installs, upgrades and removes the packages in a booted systemd instance
+# (Debian bookworm, cached under /var/cache), against the private engine.
+test-packages: deps
+	$(MAKE) package
+	$(MAKE) package VERSION=$$(scripts/version.sh --next) DIST=dist/next
+	$(MAKE) build
+	scripts/engine.sh scripts/test-packages.sh
 
 clean:
 	rm -rf bin dist
