@@ -209,14 +209,24 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 			continue
 		}
 		var entries []string
-		for _, pkv := range p.mapping(v, "profile "+name, "allow") {
-			entries = p.allowList(pkv[1], name)
+		var create filter.CreateRules
+		var exec filter.ExecRules
+		for _, pkv := range p.mapping(v, "profile "+name, "allow", "create", "exec") {
+			switch pkv[0].Value {
+			case "allow":
+				entries = p.allowList(pkv[1], name)
+			case "create":
+				create = p.createRules(pkv[1], name)
+			case "exec":
+				exec = p.execRules(pkv[1], name)
+			}
 		}
 		prof, err := filter.NewProfile(p.table, name, entries)
 		if err != nil {
 			// allowList already reported each bad entry with its line.
 			continue
 		}
+		prof.Create, prof.Exec = create, exec
 		out = append(out, prof)
 	}
 	return out
@@ -306,4 +316,111 @@ func (p *parser) resolve(n *yaml.Node, s, kind string, lookup func(string) (uint
 		return 0, false
 	}
 	return id, true
+}
+
+// createRules reads a profile's create: block. Absent keys keep the safe
+// value; each key loosens one rule.
+func (p *parser) createRules(n *yaml.Node, profile string) filter.CreateRules {
+	var r filter.CreateRules
+	what := "profile " + profile + " create"
+	namedVolumes := true
+	for _, kv := range p.mapping(n, what, "privileged", "bind_sources", "named_volumes", "host_namespaces",
+		"cap_add", "devices", "security_opt", "masked_paths", "sysctls", "cgroup_parent", "runtimes",
+		"group_add", "volumes_from", "user", "images") {
+		k, v := kv[0], kv[1]
+		key := what + "." + k.Value
+		switch k.Value {
+		case "privileged":
+			r.Privileged = p.boolean(v, key)
+		case "bind_sources":
+			r.BindSources = p.strings(v, key)
+			for _, src := range r.BindSources {
+				if !strings.HasPrefix(src, "/") || src == "/" {
+					p.errorf(v, "%s: %q must be an absolute path other than /", key, src)
+				}
+			}
+		case "named_volumes":
+			namedVolumes = p.boolean(v, key)
+		case "host_namespaces":
+			r.HostNamespaces = p.boolean(v, key)
+		case "cap_add":
+			r.CapAdd = p.strings(v, key)
+		case "devices":
+			r.Devices = p.boolean(v, key)
+		case "security_opt":
+			r.SecurityOpt = p.boolean(v, key)
+		case "masked_paths":
+			r.MaskedPaths = p.boolean(v, key)
+		case "sysctls":
+			r.Sysctls = p.boolean(v, key)
+		case "cgroup_parent":
+			r.CgroupParent = p.boolean(v, key)
+		case "runtimes":
+			r.Runtimes = p.strings(v, key)
+		case "group_add":
+			r.GroupAdd = p.boolean(v, key)
+		case "volumes_from":
+			r.VolumesFrom = p.boolean(v, key)
+		case "user":
+			r.NonRootUser = p.userRule(v, key)
+		case "images":
+			r.Images = p.strings(v, key)
+		}
+	}
+	r.NoNamedVolumes = !namedVolumes
+	return r
+}
+
+// execRules reads a profile's exec: block.
+func (p *parser) execRules(n *yaml.Node, profile string) filter.ExecRules {
+	var r filter.ExecRules
+	what := "profile " + profile + " exec"
+	for _, kv := range p.mapping(n, what, "privileged", "user", "commands") {
+		k, v := kv[0], kv[1]
+		key := what + "." + k.Value
+		switch k.Value {
+		case "privileged":
+			r.Privileged = p.boolean(v, key)
+		case "user":
+			r.NonRootUser = p.userRule(v, key)
+		case "commands":
+			r.Commands = p.strings(v, key)
+		}
+	}
+	return r
+}
+
+func (p *parser) boolean(n *yaml.Node, what string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		p.errorf(n, "%s must be true or false", what)
+	}
+	return b
+}
+
+func (p *parser) strings(n *yaml.Node, what string) []string {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "%s must be a list", what)
+		return nil
+	}
+	var out []string
+	for _, e := range n.Content {
+		if s, ok := p.scalar(e, "an entry of "+what); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// userRule reads "any" or "non-root".
+func (p *parser) userRule(n *yaml.Node, what string) bool {
+	s, _ := p.scalar(n, what)
+	switch s {
+	case "any":
+		return false
+	case "non-root":
+		return true
+	}
+	p.errorf(n, "%s must be any or non-root", what)
+	return false
 }

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/volume"
 )
 
 // Peer is who is calling, as the kernel reported it when the connection was
@@ -22,10 +25,13 @@ func (p Peer) InGroup(gid uint32) bool {
 	return p.GID == gid || slices.Contains(p.Groups, gid)
 }
 
-// Profile is a named set of allowed operations.
+// Profile is a named set of allowed operations, with the rules that
+// constrain the bodies of the writes it allows.
 type Profile struct {
-	Name  string
-	allow map[string]bool
+	Name   string
+	allow  map[string]bool
+	Create CreateRules // ContainerCreate, and VolumeCreate's bind options
+	Exec   ExecRules   // ContainerExec
 }
 
 // Allows reports whether the profile grants an operation.
@@ -194,4 +200,53 @@ func (p *Policy) DecideRequest(peer Peer, method, escapedPath string, contentLen
 		d.Reason = fmt.Sprintf("%s takes no request body, and this request carries one", d.Route.Operation)
 	}
 	return d
+}
+
+// execCreateBody is the exec create request with the fields that current
+// clients still send and the API types dropped: known, so that unknown
+// fields can be refused, and harmless (the engine ignores Detach here).
+type execCreateBody struct {
+	container.ExecCreateRequest
+	Detach bool
+}
+
+// JudgesBody reports whether an operation's request body is judged by
+// profile rules; the proxy then reads it whole before deciding.
+func JudgesBody(op string) bool {
+	switch op {
+	case "ContainerCreate", "ContainerExec", "VolumeCreate":
+		return true
+	}
+	return false
+}
+
+// JudgeBody decodes and judges the body of an allowed request whose
+// operation JudgesBody. It returns an error wrapping ErrBody (400: the
+// body is malformed or ambiguous) or ErrRule (403: a rule refuses it).
+func (p *Policy) JudgeBody(d *Decision, body []byte, resolve HostPathResolver) error {
+	prof := p.profiles[d.Profile]
+	if prof == nil || d.Route == nil {
+		return refuse("no profile")
+	}
+	switch d.Route.Operation {
+	case "ContainerCreate":
+		var req container.CreateRequest
+		if err := DecodeBody(body, &req); err != nil {
+			return err
+		}
+		return prof.Create.JudgeCreate(&req, resolve)
+	case "ContainerExec":
+		var req execCreateBody
+		if err := DecodeBody(body, &req); err != nil {
+			return err
+		}
+		return prof.Exec.JudgeExec(&req.ExecCreateRequest)
+	case "VolumeCreate":
+		var req volume.CreateRequest
+		if err := DecodeBody(body, &req); err != nil {
+			return err
+		}
+		return prof.Create.JudgeVolumeCreate(&req, resolve)
+	}
+	return nil
 }

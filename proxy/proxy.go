@@ -6,14 +6,17 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,11 +33,17 @@ type Config struct {
 	Log      *slog.Logger
 	// MaxIdleUpstream bounds the idle upstream connections kept for reuse.
 	MaxIdleUpstream int
+	// MaxBody bounds a request body that is read whole to be judged.
+	MaxBody int64
 }
+
+// DefaultMaxBody is the default cap on a judged request body.
+const DefaultMaxBody = 4 << 20
 
 // Proxy is an http.Handler that filters and forwards Docker API requests.
 type Proxy struct {
 	upstream  string
+	maxBody   int64
 	log       *slog.Logger
 	transport *http.Transport
 	dialer    net.Dialer
@@ -56,7 +65,10 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 	if cfg.MaxIdleUpstream <= 0 {
 		cfg.MaxIdleUpstream = 256
 	}
-	p := &Proxy{upstream: cfg.Upstream, log: cfg.Log}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -153,11 +165,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d = filter.Decision{Route: d.Route, Profile: filter.NoProfile, Rule: "listener",
 			Reason: "peer credentials unknown", Status: http.StatusForbidden}
 	}
+	var judged []byte
+	if d.Allow && filter.JudgesBody(d.Route.Operation) {
+		judged = p.judgeBody(r, policy, &d)
+	}
 	var status int
 	var err error
 	if d.Allow {
 		p.allowed.Add(1)
-		status, err = p.forward(w, r, &d)
+		status, err = p.forward(w, r, &d, judged)
 	} else {
 		p.denied.Add(1)
 		status = d.Status
@@ -228,8 +244,55 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Write(append(body, '\n'))
 }
 
+// judgeBody reads a body whose operation has rules, whole and up to the
+// cap, and judges it. A refusal turns the decision into a denial; what it
+// returns is exactly what was judged, to be forwarded as it is.
+func (p *Proxy) judgeBody(r *http.Request, policy *filter.Policy, d *filter.Decision) []byte {
+	refuse := func(status int, reason string) []byte {
+		d.Allow, d.Status, d.Reason = false, status, reason
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
+	switch {
+	case err != nil:
+		return refuse(http.StatusBadRequest, "cannot read the request body: "+err.Error())
+	case int64(len(body)) > p.maxBody:
+		return refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", p.maxBody))
+	}
+	if err := policy.JudgeBody(d, body, resolveHostPath); err != nil {
+		if errors.Is(err, filter.ErrBody) {
+			return refuse(http.StatusBadRequest, err.Error())
+		}
+		return refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
+	}
+	return body
+}
+
+// resolveHostPath resolves a host path's symbolic links as the engine
+// will meet them. A path that does not exist yet (the engine may create a
+// bind source) resolves through its longest existing parent.
+func resolveHostPath(p string) (string, error) {
+	cur, rest := p, ""
+	for {
+		real, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return "", err
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
 // forward sends an allowed request to the engine and relays the answer.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision) (int, error) {
+// A judged body is sent as the bytes that were judged.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte) (int, error) {
 	ctx := r.Context()
 	if d.Route.Watch {
 		var cancel context.CancelFunc
@@ -245,7 +308,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		return p.badGateway(w, err)
 	}
 	var body *clientBody
-	if r.ContentLength != 0 {
+	if judged != nil {
+		out.Body = io.NopCloser(bytes.NewReader(judged))
+		out.ContentLength = int64(len(judged))
+	} else if r.ContentLength != 0 {
 		body = &clientBody{ReadCloser: r.Body}
 		out.Body = body
 		out.ContentLength = r.ContentLength

@@ -33,6 +33,7 @@ type serveFlags struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+	maxBody         int64
 }
 
 func parseServeFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) (*serveFlags, error) {
@@ -54,6 +55,7 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	fs.StringVar(&f.policy, "policy", defaultPolicyPath, "policy `file`; empty, or the default file missing: the environment variables make the policy")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", levelDefault, "log level: debug, info, warn, error; LOG_LEVEL also sets it")
+	fs.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBody, "largest request body read whole to be judged (bytes); larger ones get 413")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -162,7 +164,7 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
-	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log}, loaded.policy)
+	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log, MaxBody: f.maxBody}, loaded.policy)
 	srv := p.NewServer()
 	notifier := sdnotify.FromEnv(lookup)
 

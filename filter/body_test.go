@@ -1,0 +1,199 @@
+package filter
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+)
+
+func TestDecodeBody(t *testing.T) {
+	cases := []struct {
+		name       string
+		body       string
+		wantErr    string // substring; empty for success
+		privileged bool
+	}{
+		{"plain", `{"Image":"x","HostConfig":{"Privileged":true}}`, "", true},
+		{"lower-case keys match like the engine", `{"image":"x","hostconfig":{"privileged":true}}`, "", true},
+		{"escaped key", `{"Image":"x","HostConfig":{"Privil\u0065ged":true}}`, "", true},
+		{"last duplicate wins", `{"Image":"x","HostConfig":{"Privileged":false,"Privileged":true}}`, "", true},
+		{"case-variant duplicate", `{"Image":"x","HostConfig":{"Privileged":false,"privileged":true}}`, "differ only in case", false},
+		{"case-variant duplicate objects", `{"Image":"x","HostConfig":{},"hostConfig":{"Privileged":true}}`, "differ only in case", false},
+		{"unicode fold duplicate", "{\"Image\":\"x\",\"HostConfig\":{\"Binds\":[],\"Bind\u017f\":[\"/:/h\"]}}", "differ only in case", false},
+		{"number for a boolean", `{"Image":"x","HostConfig":{"Privileged":1}}`, "cannot unmarshal", false},
+		{"string for a boolean", `{"Image":"x","HostConfig":{"Privileged":"true"}}`, "cannot unmarshal", false},
+		{"unknown field", `{"Image":"x","HostConfig":{"Capabilities":["ALL"]}}`, "unknown field", false},
+		{"second value", `{"Image":"x"} {"HostConfig":{"Privileged":true}}`, "after the JSON value", false},
+		{"trailing garbage", `{"Image":"x"}]`, "after the JSON value", false},
+		{"empty", ``, "empty body", false},
+		{"whitespace", " \n", "empty body", false},
+		{"not JSON", `Image=x`, "not valid JSON", false},
+		{"truncated", `{"Image":"x","HostConfig":{"Privileged":true}`, "not valid JSON", false},
+		{"too deep", strings.Repeat("[", 100) + strings.Repeat("]", 100), "nested deeper", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var req container.CreateRequest
+			err := DecodeBody([]byte(c.body), &req)
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatalf("DecodeBody: %v", err)
+				}
+				if got := req.HostConfig != nil && req.HostConfig.Privileged; got != c.privileged {
+					t.Errorf("privileged = %v, want %v", got, c.privileged)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("DecodeBody accepted %q", c.body)
+			}
+			if !errors.Is(err, ErrBody) {
+				t.Errorf("error %v does not wrap ErrBody", err)
+			}
+			if !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("error %q, want it to contain %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+// resolveFake treats /srv/ci/link as a symbolic link to /etc.
+func resolveFake(p string) (string, error) {
+	if p == "/srv/ci/link" || strings.HasPrefix(p, "/srv/ci/link/") {
+		return "/etc" + strings.TrimPrefix(p, "/srv/ci/link"), nil
+	}
+	return p, nil
+}
+
+func TestJudgeCreate(t *testing.T) {
+	ci := CreateRules{BindSources: []string{"/srv/ci"}, NonRootUser: true, Images: []string{"dsf-test:*", "docker.io/library/*"}}
+	safe := CreateRules{}
+	loose := CreateRules{Privileged: true, HostNamespaces: true, CapAdd: []string{"NET_ADMIN"}, Devices: true,
+		SecurityOpt: true, MaskedPaths: true, Sysctls: true, CgroupParent: true, Runtimes: []string{"runsc"},
+		GroupAdd: true, VolumesFrom: true, BindSources: []string{"/"}}
+	cases := []struct {
+		name  string
+		rules CreateRules
+		body  string
+		want  string // refusal substring; empty to allow
+	}{
+		{"plain create", safe, `{"Image":"x","Cmd":["true"]}`, ""},
+		{"no host config", safe, `{"Image":"x"}`, ""},
+		{"privileged", safe, `{"Image":"x","HostConfig":{"Privileged":true}}`, "privileged"},
+		{"host bind", safe, `{"Image":"x","HostConfig":{"Binds":["/:/host"]}}`, "not under an allowed bind source"},
+		{"named volume", safe, `{"Image":"x","HostConfig":{"Binds":["data:/data"]}}`, ""},
+		{"named volume refused", CreateRules{NoNamedVolumes: true}, `{"Image":"x","HostConfig":{"Binds":["data:/data"]}}`, "named volume"},
+		{"anonymous volume", safe, `{"Image":"x","HostConfig":{"Binds":["/data"]}}`, ""},
+		{"bind mount", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/etc","Target":"/e"}]}}`, "not under"},
+		{"volume mount with bind options", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"none","o":"bind","device":"/etc"}}}}]}}`, "not under"},
+		{"volume mount other driver options", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"nfs","Options":{"addr":"x"}}}}]}}`, "volume driver"},
+		{"tmpfs mount", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"tmpfs","Target":"/t"}]}}`, ""},
+		{"npipe mount", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"npipe","Source":"x","Target":"/t"}]}}`, "mount type"},
+		{"network host", safe, `{"Image":"x","HostConfig":{"NetworkMode":"host"}}`, "NetworkMode"},
+		{"network of another container", safe, `{"Image":"x","HostConfig":{"NetworkMode":"container:abc"}}`, "NetworkMode"},
+		{"pid host", safe, `{"Image":"x","HostConfig":{"PidMode":"host"}}`, "PidMode"},
+		{"ipc container", safe, `{"Image":"x","HostConfig":{"IpcMode":"container:abc"}}`, "IpcMode"},
+		{"uts host", safe, `{"Image":"x","HostConfig":{"UTSMode":"host"}}`, "UTSMode"},
+		{"userns host", safe, `{"Image":"x","HostConfig":{"UsernsMode":"host"}}`, "UsernsMode"},
+		{"cgroupns host", safe, `{"Image":"x","HostConfig":{"CgroupnsMode":"host"}}`, "CgroupnsMode"},
+		{"network none and ipc shareable", safe, `{"Image":"x","HostConfig":{"NetworkMode":"none","IpcMode":"shareable"}}`, ""},
+		{"cap add", safe, `{"Image":"x","HostConfig":{"CapAdd":["SYS_ADMIN"]}}`, "capability SYS_ADMIN"},
+		{"cap add allowed", loose, `{"Image":"x","HostConfig":{"CapAdd":["CAP_NET_ADMIN"]}}`, ""},
+		{"cap add other than allowed", loose, `{"Image":"x","HostConfig":{"CapAdd":["SYS_ADMIN"]}}`, "capability"},
+		{"cap drop", safe, `{"Image":"x","HostConfig":{"CapDrop":["ALL"]}}`, ""},
+		{"devices", safe, `{"Image":"x","HostConfig":{"Devices":[{"PathOnHost":"/dev/sda","PathInContainer":"/dev/sda","CgroupPermissions":"rwm"}]}}`, "devices"},
+		{"device cgroup rules", safe, `{"Image":"x","HostConfig":{"DeviceCgroupRules":["a *:* rwm"]}}`, "devices"},
+		{"device requests", safe, `{"Image":"x","HostConfig":{"DeviceRequests":[{"Count":-1}]}}`, "devices"},
+		{"seccomp unconfined", safe, `{"Image":"x","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}}`, "security option"},
+		{"apparmor unconfined", safe, `{"Image":"x","HostConfig":{"SecurityOpt":["apparmor=unconfined"]}}`, "security option"},
+		{"label disable", safe, `{"Image":"x","HostConfig":{"SecurityOpt":["label=disable"]}}`, "security option"},
+		{"no-new-privileges", safe, `{"Image":"x","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, ""},
+		{"masked paths emptied", safe, `{"Image":"x","HostConfig":{"MaskedPaths":[]}}`, "masked"},
+		{"readonly paths emptied", safe, `{"Image":"x","HostConfig":{"ReadonlyPaths":[]}}`, "masked"},
+		{"sysctls", safe, `{"Image":"x","HostConfig":{"Sysctls":{"kernel.shm_rmid_forced":"1"}}}`, "sysctls"},
+		{"cgroup parent", safe, `{"Image":"x","HostConfig":{"CgroupParent":"/"}}`, "cgroup parent"},
+		{"runtime", safe, `{"Image":"x","HostConfig":{"Runtime":"runsc"}}`, "runtime"},
+		{"group add", safe, `{"Image":"x","HostConfig":{"GroupAdd":["docker"]}}`, "groups"},
+		{"volumes from", safe, `{"Image":"x","HostConfig":{"VolumesFrom":["other"]}}`, "volumes from"},
+		{"everything loosened", loose, `{"Image":"x","HostConfig":{"Privileged":true,"Binds":["/:/h"],"PidMode":"host","Devices":[{"PathOnHost":"/dev/null"}],"SecurityOpt":["seccomp=unconfined"],"MaskedPaths":[],"Sysctls":{"a":"b"},"CgroupParent":"x","Runtime":"runsc","GroupAdd":["1"],"VolumesFrom":["o"]}}`, ""},
+		{"ci: bind under /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/job1:/work"]}}`, ""},
+		{"ci: bind is /srv/ci itself", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci:/work:ro"]}}`, ""},
+		{"ci: dot-dot out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/../../etc:/work"]}}`, "not under"},
+		{"ci: prefix is not a path prefix", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci-other:/work"]}}`, "not under"},
+		{"ci: symbolic link out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/link/shadow:/work"]}}`, "resolves to /etc/shadow"},
+		{"ci: root user", ci, `{"Image":"dsf-test:latest","User":"root","HostConfig":{}}`, "non-root"},
+		{"ci: uid 0 with group", ci, `{"Image":"dsf-test:latest","User":"0:1000"}`, "non-root"},
+		{"ci: image's own user", ci, `{"Image":"dsf-test:latest"}`, "non-root"},
+		{"ci: image not allowed", ci, `{"Image":"evil/rootkit","User":"1000"}`, "matches none"},
+		{"ci: library image", ci, `{"Image":"docker.io/library/alpine","User":"1000"}`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var req container.CreateRequest
+			if err := DecodeBody([]byte(c.body), &req); err != nil {
+				t.Fatalf("DecodeBody: %v", err)
+			}
+			err := c.rules.JudgeCreate(&req, resolveFake)
+			if c.want == "" {
+				if err != nil {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrRule) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want a rule refusal containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestJudgeExecAndVolume(t *testing.T) {
+	table, err := NewRouteTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := NewProfile(table, "p", []string{"ContainerExec", "VolumeCreate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.Exec = ExecRules{NonRootUser: true, Commands: []string{"sh", "cat"}}
+	prof.Create = CreateRules{BindSources: []string{"/srv/ci"}}
+	policy, err := NewPolicy(table, []*Profile{prof}, nil, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path, body, want string
+	}{
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"1000"}`, ""},
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"1000","Detach":false}`, ""},
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"1000","Privileged":true}`, "privileged exec"},
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"]}`, "non-root"},
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"root"}`, "non-root"},
+		{"/v1.41/containers/x/exec", `{"Cmd":["rm","-rf","/"],"User":"1000"}`, "not in"},
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"1000","privileged":true,"Privileged":false}`, "differ only in case"},
+		{"/v1.41/volumes/create", `{"Name":"v"}`, ""},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/etc"}}`, "not under"},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/srv/ci/v"}}`, ""},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"tmpfs","device":"tmpfs","o":"size=1m"}}`, ""},
+		{"/v1.41/volumes/create", `{"Name":"v","Driver":"nfs","DriverOpts":{"share":"x"}}`, "volume driver"},
+	}
+	for _, c := range cases {
+		d := policy.DecideRequest(Peer{}, "POST", c.path, int64(len(c.body)))
+		if !d.Allow {
+			t.Fatalf("%s: not allowed: %s", c.path, d.Reason)
+		}
+		err := policy.JudgeBody(&d, []byte(c.body), resolveFake)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s %s: refused: %v", c.path, c.body, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: error %v, want %q", c.path, c.body, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/volume"
+)
+
+// CreateRules constrain ContainerCreate bodies. The zero value is the safe
+// set: no privileged mode, no host binds, no host namespaces, no added
+// capabilities, no devices, no weakened security options, no masked or
+// read-only path overrides, no sysctls, no cgroup parent, no other runtime,
+// no added groups, no volumes from other containers, any image, any user.
+// Each field loosens one thing, explicitly.
+type CreateRules struct {
+	Privileged     bool
+	BindSources    []string // host path prefixes a bind may come from
+	NoNamedVolumes bool     // refuse named volumes
+	HostNamespaces bool     // pid, ipc, uts, userns, cgroupns, network: host or container:<id>
+	CapAdd         []string // capabilities that may be added, without CAP_ ("ALL" for any)
+	Devices        bool     // devices, device cgroup rules, device requests
+	SecurityOpt    bool     // seccomp/apparmor unconfined, label=disable, custom profiles
+	MaskedPaths    bool     // overriding masked and read-only paths
+	Sysctls        bool
+	CgroupParent   bool
+	Runtimes       []string // runtimes other than the engine's default
+	GroupAdd       bool
+	VolumesFrom    bool
+	NonRootUser    bool     // the container must run as a user other than root
+	Images         []string // image reference patterns (path.Match); empty allows any
+}
+
+// ExecRules constrain ContainerExec bodies. The zero value refuses
+// privileged execs and allows any user and command.
+type ExecRules struct {
+	Privileged  bool
+	NonRootUser bool
+	Commands    []string // allowed argv[0]; empty allows any
+}
+
+// ErrRule is wrapped by every refusal of a body rule (403).
+var ErrRule = errors.New("body rule")
+
+func refuse(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrRule, fmt.Sprintf(format, args...))
+}
+
+// HostPathResolver resolves a host path as the engine will see it
+// (symbolic links followed). It is the one piece of I/O body rules need.
+type HostPathResolver func(string) (string, error)
+
+// JudgeCreate checks a decoded container create request.
+func (r *CreateRules) JudgeCreate(req *container.CreateRequest, resolve HostPathResolver) error {
+	if req.Config == nil {
+		return refuse("no container config")
+	}
+	if err := r.judgeImage(req.Config.Image); err != nil {
+		return err
+	}
+	if r.NonRootUser && isRootUser(req.Config.User) {
+		return refuse("the container must run as a non-root user (User is %q)", req.Config.User)
+	}
+	hc := req.HostConfig
+	if hc == nil {
+		return nil
+	}
+	if hc.Privileged && !r.Privileged {
+		return refuse("privileged containers are not allowed")
+	}
+	for _, b := range hc.Binds {
+		if err := r.judgeBind(b, resolve); err != nil {
+			return err
+		}
+	}
+	for _, m := range hc.Mounts {
+		if err := r.judgeMount(m, resolve); err != nil {
+			return err
+		}
+	}
+	if len(hc.VolumesFrom) > 0 && !r.VolumesFrom {
+		return refuse("volumes from other containers are not allowed")
+	}
+	if !r.HostNamespaces {
+		modes := map[string]string{
+			"NetworkMode": string(hc.NetworkMode), "PidMode": string(hc.PidMode),
+			"IpcMode": string(hc.IpcMode), "UTSMode": string(hc.UTSMode),
+			"UsernsMode": string(hc.UsernsMode), "CgroupnsMode": string(hc.CgroupnsMode),
+			"Cgroup": string(hc.Cgroup),
+		}
+		for _, k := range slices.Sorted(maps.Keys(modes)) {
+			if v := modes[k]; v == "host" || strings.HasPrefix(v, "container:") {
+				return refuse("%s %q shares a namespace of the host or another container", k, v)
+			}
+		}
+	}
+	for _, c := range hc.CapAdd {
+		if !r.capAllowed(c) {
+			return refuse("adding capability %s is not allowed", c)
+		}
+	}
+	if !r.Devices && (len(hc.Devices) > 0 || len(hc.DeviceCgroupRules) > 0 || len(hc.DeviceRequests) > 0) {
+		return refuse("devices are not allowed")
+	}
+	if !r.SecurityOpt {
+		for _, o := range hc.SecurityOpt {
+			if !isTighteningSecurityOpt(o) {
+				return refuse("security option %q is not allowed", o)
+			}
+		}
+	}
+	if !r.MaskedPaths && (hc.MaskedPaths != nil || hc.ReadonlyPaths != nil) {
+		return refuse("overriding masked or read-only paths is not allowed")
+	}
+	if len(hc.Sysctls) > 0 && !r.Sysctls {
+		return refuse("sysctls are not allowed")
+	}
+	if hc.CgroupParent != "" && !r.CgroupParent {
+		return refuse("a cgroup parent is not allowed")
+	}
+	if hc.Runtime != "" && !slices.Contains(r.Runtimes, hc.Runtime) {
+		return refuse("runtime %q is not allowed", hc.Runtime)
+	}
+	if len(hc.GroupAdd) > 0 && !r.GroupAdd {
+		return refuse("additional groups are not allowed")
+	}
+	return nil
+}
+
+func (r *CreateRules) judgeImage(image string) error {
+	if len(r.Images) == 0 {
+		return nil
+	}
+	for _, pattern := range r.Images {
+		if ok, _ := path.Match(pattern, image); ok {
+			return nil
+		}
+	}
+	return refuse("image %q matches none of %v", image, r.Images)
+}
+
+func (r *CreateRules) capAllowed(c string) bool {
+	c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+	for _, a := range r.CapAdd {
+		a = strings.TrimPrefix(strings.ToUpper(a), "CAP_")
+		if a == "ALL" || a == c {
+			return true
+		}
+	}
+	return false
+}
+
+// isTighteningSecurityOpt accepts the options that only restrict.
+func isTighteningSecurityOpt(o string) bool {
+	switch o {
+	case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+		return true
+	}
+	return false
+}
+
+// isRootUser reports a user spec that runs as root: empty (the image's
+// user, unknown here, so counted as root), "root", or uid 0.
+func isRootUser(u string) bool {
+	name, _, _ := strings.Cut(u, ":")
+	return name == "" || name == "root" || strings.Trim(name, "0") == ""
+}
+
+// judgeBind checks a "source:target[:options]" bind. A source starting
+// with "/" is a host path; anything else names a volume.
+func (r *CreateRules) judgeBind(b string, resolve HostPathResolver) error {
+	src, _, ok := strings.Cut(b, ":")
+	if !ok {
+		// An anonymous volume: just a container path.
+		return nil
+	}
+	if strings.HasPrefix(src, "/") {
+		return r.judgeHostPath(src, resolve)
+	}
+	if r.NoNamedVolumes {
+		return refuse("named volume %q is not allowed", src)
+	}
+	return nil
+}
+
+func (r *CreateRules) judgeMount(m mount.Mount, resolve HostPathResolver) error {
+	switch m.Type {
+	case mount.TypeBind:
+		return r.judgeHostPath(m.Source, resolve)
+	case mount.TypeVolume:
+		if m.Source != "" && r.NoNamedVolumes {
+			return refuse("named volume %q is not allowed", m.Source)
+		}
+		if m.VolumeOptions != nil && m.VolumeOptions.DriverConfig != nil {
+			return r.judgeVolumeDriver(m.VolumeOptions.DriverConfig.Name, m.VolumeOptions.DriverConfig.Options, resolve)
+		}
+		return nil
+	case mount.TypeTmpfs:
+		return nil
+	}
+	return refuse("mount type %q is not allowed", m.Type)
+}
+
+// judgeVolumeDriver checks driver options that would make a volume a host
+// bind (local driver: type=none, o=bind, device=/path), and refuses other
+// drivers' options, which the filter cannot judge.
+func (r *CreateRules) judgeVolumeDriver(driver string, opts map[string]string, resolve HostPathResolver) error {
+	if len(opts) == 0 {
+		return nil
+	}
+	if driver != "" && driver != "local" {
+		return refuse("options for volume driver %q are not allowed", driver)
+	}
+	if dev, ok := opts["device"]; ok {
+		if strings.Contains(opts["o"], "bind") || strings.HasPrefix(dev, "/") {
+			return r.judgeHostPath(dev, resolve)
+		}
+	}
+	return nil
+}
+
+// judgeHostPath admits a host path only under an allowed prefix, both as
+// written (cleaned) and as resolved on the host, so neither ".." nor a
+// symbolic link can lead out.
+func (r *CreateRules) judgeHostPath(p string, resolve HostPathResolver) error {
+	if !strings.HasPrefix(p, "/") {
+		return refuse("host path %q is not absolute", p)
+	}
+	clean := path.Clean(p)
+	if !underAny(clean, r.BindSources) {
+		return refuse("host path %s is not under an allowed bind source %v", p, r.BindSources)
+	}
+	if resolve == nil {
+		return refuse("host path %s cannot be resolved", p)
+	}
+	real, err := resolve(clean)
+	if err != nil {
+		return refuse("host path %s cannot be resolved: %v", p, err)
+	}
+	if !underAny(real, r.BindSources) {
+		return refuse("host path %s resolves to %s, outside the allowed bind sources %v", p, real, r.BindSources)
+	}
+	return nil
+}
+
+func underAny(p string, prefixes []string) bool {
+	for _, prefix := range prefixes {
+		prefix = path.Clean(prefix)
+		if p == prefix || strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// JudgeVolumeCreate applies the create rules' bind sources to a volume
+// whose driver options would bind a host path.
+func (r *CreateRules) JudgeVolumeCreate(req *volume.CreateRequest, resolve HostPathResolver) error {
+	if req.ClusterVolumeSpec != nil {
+		return refuse("cluster volumes are not allowed")
+	}
+	return r.judgeVolumeDriver(req.Driver, req.DriverOpts, resolve)
+}
+
+// JudgeExec checks a decoded exec create request.
+func (r *ExecRules) JudgeExec(req *container.ExecCreateRequest) error {
+	if req.Privileged && !r.Privileged {
+		return refuse("privileged exec is not allowed")
+	}
+	if r.NonRootUser && isRootUser(req.User) {
+		return refuse("exec must name a non-root user (User is %q)", req.User)
+	}
+	if len(r.Commands) > 0 && (len(req.Cmd) == 0 || !slices.Contains(r.Commands, req.Cmd[0])) {
+		return refuse("command %q is not in %v", req.Cmd, r.Commands)
+	}
+	return nil
+}
