@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 func TestDecodeBody(t *testing.T) {
@@ -195,5 +196,43 @@ func TestJudgeExecAndVolume(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %s: error %v, want %q", c.path, c.body, err, c.want)
 		}
+	}
+}
+
+func TestJudgeService(t *testing.T) {
+	safe := CreateRules{}
+	cases := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"plain", `{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"x"}}}`, ""},
+		{"bind mount", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Mounts":[{"Type":"bind","Source":"/","Target":"/h"}]}}}`, "not under"},
+		{"added capability", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","CapabilityAdd":["CAP_SYS_ADMIN"]}}}`, "capability"},
+		{"seccomp unconfined", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"Seccomp":{"Mode":"unconfined"}}}}}`, "security options"},
+		{"apparmor disabled", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"AppArmor":{"Mode":"disabled"}}}}}`, "security options"},
+		{"selinux disabled", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"SELinuxContext":{"Disable":true}}}}}`, "security options"},
+		{"sysctls", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Sysctls":{"a":"b"}}}}`, "sysctls"},
+		{"host network", `{"TaskTemplate":{"ContainerSpec":{"Image":"x"},"Networks":[{"Target":"host"}]}}`, "host network"},
+		{"plugin", `{"TaskTemplate":{"PluginSpec":{"Name":"p"}}}`, "plugin"},
+		{"no container spec", `{"TaskTemplate":{}}`, "container spec"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var spec swarm.ServiceSpec
+			if err := DecodeBody([]byte(c.body), &spec); err != nil {
+				t.Fatalf("DecodeBody: %v", err)
+			}
+			err := safe.JudgeService(&spec, resolveFake)
+			if c.want == "" {
+				if err != nil {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
 	}
 }

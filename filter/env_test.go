@@ -123,6 +123,12 @@ func TestEnvPolicy(t *testing.T) {
 			deny:  []string{"ImageCreate", "ImageDelete", "NetworkCreate", "ImageGet", "ImageGetAll"},
 		},
 		{
+			name:  "SERVICES and POST: no service create or update, which only their own id grants",
+			env:   map[string]string{"SERVICES": "1", "POST": "1"},
+			allow: []string{"ServiceList", "ServiceDelete"},
+			deny:  []string{"ServiceCreate", "ServiceUpdate"},
+		},
+		{
 			name:  "ALLOW_IMAGE_EXPORT",
 			env:   map[string]string{"ALLOW_IMAGE_EXPORT": "1"},
 			allow: []string{"ImageGet", "ImageGetAll"},

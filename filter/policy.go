@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
 )
 
@@ -210,11 +211,24 @@ type execCreateBody struct {
 	Detach bool
 }
 
+// BodyRules describes the rules a profile applies to an operation's body,
+// or "" when the operation's body is not judged.
+func (p *Policy) BodyRules(profile, op string) string {
+	prof := p.profiles[profile]
+	if prof == nil || !JudgesBody(op) {
+		return ""
+	}
+	if op == "ContainerExec" {
+		return prof.Exec.Describe()
+	}
+	return prof.Create.Describe()
+}
+
 // JudgesBody reports whether an operation's request body is judged by
 // profile rules; the proxy then reads it whole before deciding.
 func JudgesBody(op string) bool {
 	switch op {
-	case "ContainerCreate", "ContainerExec", "VolumeCreate":
+	case "ContainerCreate", "ContainerExec", "VolumeCreate", "ServiceCreate", "ServiceUpdate":
 		return true
 	}
 	return false
@@ -247,6 +261,12 @@ func (p *Policy) JudgeBody(d *Decision, body []byte, resolve HostPathResolver) e
 			return err
 		}
 		return prof.Create.JudgeVolumeCreate(&req, resolve)
+	case "ServiceCreate", "ServiceUpdate":
+		var spec swarm.ServiceSpec
+		if err := DecodeBody(body, &spec); err != nil {
+			return err
+		}
+		return prof.Create.JudgeService(&spec, resolve)
 	}
 	return nil
 }

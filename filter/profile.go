@@ -10,8 +10,8 @@ import (
 // NewProfile builds a profile from allow entries. An entry is an operation
 // id ("ContainerList") or a group named after a section: "containers:read"
 // (its GET and HEAD operations), "containers:write" (the others), or
-// "containers" (both). Groups never include sensitive operations; those are
-// granted by their own id only.
+// "containers" (both). Groups never include sensitive or explicit
+// operations; those are granted by their own id only.
 func NewProfile(table *RouteTable, name string, entries []string) (*Profile, error) {
 	p := &Profile{Name: name, allow: make(map[string]bool)}
 	var errs []error
@@ -54,7 +54,7 @@ func (t *RouteTable) Expand(entry string) ([]string, error) {
 	var ops []string
 	for i := range t.routes {
 		r := &t.routes[i]
-		if r.Section != section || r.Sensitive {
+		if r.Section != section || r.Sensitive || r.Explicit {
 			continue
 		}
 		if (r.IsWrite() && wantWrite) || (!r.IsWrite() && wantRead) {

@@ -74,6 +74,12 @@ type Route struct {
 	// shutdown instead of being waited for.
 	Watch bool
 
+	// Explicit marks writes that carry privilege the body rules cannot
+	// fully bound (updating a container's resources, services, plugins
+	// with the privileges they ask for). Like sensitive reads, no group
+	// grants them: only their own id.
+	Explicit bool
+
 	// Body marks operations that take a request body. Any other request
 	// that carries one is refused: old API versions read a HostConfig
 	// from ContainerStart's body, and no body is ever forwarded unjudged
@@ -102,6 +108,7 @@ func engineRoutes() []Route {
 		hijack // connection leaves HTTP
 		watch  // open-ended stream
 		body   // takes a request body
+		expl   // granted by its own id only
 	)
 	type row struct {
 		method, template, op, section string
@@ -121,7 +128,7 @@ func engineRoutes() []Route {
 		{"POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, 0},
 		{"POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, 0},
 		{"POST", "/containers/{id}/kill", "ContainerKill", SectionContainers, 0},
-		{"POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, body},
+		{"POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, body | expl},
 		{"POST", "/containers/{id}/rename", "ContainerRename", SectionContainers, 0},
 		{"POST", "/containers/{id}/pause", "ContainerPause", SectionContainers, 0},
 		{"POST", "/containers/{id}/unpause", "ContainerUnpause", SectionContainers, 0},
@@ -175,15 +182,15 @@ func engineRoutes() []Route {
 		{"POST", "/networks/prune", "NetworkPrune", SectionNetworks, 0},
 		{"GET", "/plugins", "PluginList", SectionPlugins, 0},
 		{"GET", "/plugins/privileges", "GetPluginPrivileges", SectionPlugins, 0},
-		{"POST", "/plugins/pull", "PluginPull", SectionPlugins, body},
+		{"POST", "/plugins/pull", "PluginPull", SectionPlugins, body | expl},
 		{"GET", "/plugins/{name*}/json", "PluginInspect", SectionPlugins, 0},
 		{"DELETE", "/plugins/{name*}", "PluginDelete", SectionPlugins, 0},
 		{"POST", "/plugins/{name*}/enable", "PluginEnable", SectionPlugins, 0},
 		{"POST", "/plugins/{name*}/disable", "PluginDisable", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, body},
-		{"POST", "/plugins/create", "PluginCreate", SectionPlugins, body},
+		{"POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, body | expl},
+		{"POST", "/plugins/create", "PluginCreate", SectionPlugins, body | expl},
 		{"POST", "/plugins/{name*}/push", "PluginPush", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, body},
+		{"POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, body | expl},
 		{"GET", "/nodes", "NodeList", SectionNodes, 0},
 		{"GET", "/nodes/{id}", "NodeInspect", SectionNodes, 0},
 		{"DELETE", "/nodes/{id}", "NodeDelete", SectionNodes, 0},
@@ -196,10 +203,10 @@ func engineRoutes() []Route {
 		{"GET", "/swarm/unlockkey", "SwarmUnlockkey", SectionSwarm, sens},
 		{"POST", "/swarm/unlock", "SwarmUnlock", SectionSwarm, body},
 		{"GET", "/services", "ServiceList", SectionServices, 0},
-		{"POST", "/services/create", "ServiceCreate", SectionServices, body},
+		{"POST", "/services/create", "ServiceCreate", SectionServices, body | expl},
 		{"GET", "/services/{id}", "ServiceInspect", SectionServices, 0},
 		{"DELETE", "/services/{id}", "ServiceDelete", SectionServices, 0},
-		{"POST", "/services/{id}/update", "ServiceUpdate", SectionServices, body},
+		{"POST", "/services/{id}/update", "ServiceUpdate", SectionServices, body | expl},
 		{"GET", "/services/{id}/logs", "ServiceLogs", SectionServices, watch},
 		{"GET", "/tasks", "TaskList", SectionTasks, 0},
 		{"GET", "/tasks/{id}", "TaskInspect", SectionTasks, 0},
@@ -223,7 +230,7 @@ func engineRoutes() []Route {
 		routes[i] = Route{
 			Method: r.method, Template: r.template, Operation: r.op, Section: r.section,
 			Sensitive: r.flags&sens != 0, Hijack: r.flags&hijack != 0, Watch: r.flags&watch != 0,
-			Body: r.flags&body != 0,
+			Body: r.flags&body != 0, Explicit: r.flags&expl != 0,
 		}
 	}
 	return routes

@@ -303,6 +303,8 @@ func TestSensitiveNeverInGroups(t *testing.T) {
 					t.Errorf("Expand(%q) returned %q, not in the table", entry, op)
 				case r.Sensitive:
 					t.Errorf("Expand(%q) returned sensitive %s", entry, op)
+				case r.Explicit:
+					t.Errorf("Expand(%q) returned explicit %s", entry, op)
 				case r.Section != s:
 					t.Errorf("Expand(%q) returned %s of section %s", entry, op, r.Section)
 				case strings.HasSuffix(entry, ":read") && r.IsWrite():
@@ -313,11 +315,11 @@ func TestSensitiveNeverInGroups(t *testing.T) {
 			}
 		}
 		// The whole section is its reads plus its writes, minus the
-		// sensitive operations.
+		// sensitive and explicit operations.
 		all, _ := table.Expand(s)
 		var want []string
 		for _, r := range table.Routes() {
-			if r.Section == s && !r.Sensitive {
+			if r.Section == s && !r.Sensitive && !r.Explicit {
 				want = append(want, r.Operation)
 			}
 		}
@@ -390,6 +392,20 @@ func TestNoAmbiguousRoutes(t *testing.T) {
 			if got == nil || got.Operation != r.Operation {
 				t.Errorf("Match(%s, /%s) = %v, want %s", r.Method, strings.Join(path, "/"), got, r.Operation)
 			}
+		}
+	}
+}
+
+func TestExplicitOperations(t *testing.T) {
+	table := newTable(t)
+	for _, op := range []string{"ContainerUpdate", "ServiceCreate", "ServiceUpdate", "PluginPull", "PluginSet", "PluginUpgrade", "PluginCreate"} {
+		r := table.Operation(op)
+		if r == nil || !r.Explicit {
+			t.Errorf("%s is not explicit", op)
+			continue
+		}
+		if ops, err := table.Expand(op); err != nil || !slices.Equal(ops, []string{op}) {
+			t.Errorf("Expand(%q) = %v, %v", op, ops, err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
 )
 
@@ -280,4 +281,100 @@ func (r *ExecRules) JudgeExec(req *container.ExecCreateRequest) error {
 		return refuse("command %q is not in %v", req.Cmd, r.Commands)
 	}
 	return nil
+}
+
+// JudgeService applies the create rules to the container a swarm service
+// would run: the same mounts, capabilities, security options, sysctls,
+// user and image checks. Services that install plugins are refused.
+func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, resolve HostPathResolver) error {
+	tt := spec.TaskTemplate
+	if tt.PluginSpec != nil || tt.Runtime == swarm.RuntimePlugin {
+		return refuse("plugin services are not allowed")
+	}
+	cs := tt.ContainerSpec
+	if cs == nil {
+		return refuse("a service must have a container spec")
+	}
+	if err := r.judgeImage(cs.Image); err != nil {
+		return err
+	}
+	if r.NonRootUser && isRootUser(cs.User) {
+		return refuse("the service must run as a non-root user (User is %q)", cs.User)
+	}
+	for _, m := range cs.Mounts {
+		if err := r.judgeMount(m, resolve); err != nil {
+			return err
+		}
+	}
+	for _, c := range cs.CapabilityAdd {
+		if !r.capAllowed(c) {
+			return refuse("adding capability %s is not allowed", c)
+		}
+	}
+	if len(cs.Sysctls) > 0 && !r.Sysctls {
+		return refuse("sysctls are not allowed")
+	}
+	if len(cs.Groups) > 0 && !r.GroupAdd {
+		return refuse("additional groups are not allowed")
+	}
+	if p := cs.Privileges; p != nil && !r.SecurityOpt {
+		if (p.Seccomp != nil && p.Seccomp.Mode != swarm.SeccompModeDefault) ||
+			(p.AppArmor != nil && p.AppArmor.Mode != swarm.AppArmorModeDefault) ||
+			(p.SELinuxContext != nil && p.SELinuxContext.Disable) {
+			return refuse("weakened security options are not allowed")
+		}
+	}
+	if !r.HostNamespaces {
+		for _, n := range tt.Networks {
+			if n.Target == "host" {
+				return refuse("the host network is not allowed")
+			}
+		}
+	}
+	if res := tt.Resources; res != nil && res.Reservations != nil && len(res.Reservations.GenericResources) > 0 && !r.Devices {
+		return refuse("generic resources (devices) are not allowed")
+	}
+	return nil
+}
+
+// Describe lists the create rules in force, for explain.
+func (r *CreateRules) Describe() string {
+	yesNo := func(b bool) string {
+		if b {
+			return "allowed"
+		}
+		return "refused"
+	}
+	list := func(l []string, empty string) string {
+		if len(l) == 0 {
+			return empty
+		}
+		return strings.Join(l, ", ")
+	}
+	user := "any"
+	if r.NonRootUser {
+		user = "non-root"
+	}
+	return fmt.Sprintf("privileged %s; bind sources: %s; named volumes %s; host namespaces %s; "+
+		"added capabilities: %s; devices %s; weakened security options %s; masked path overrides %s; "+
+		"sysctls %s; cgroup parent %s; runtimes: %s; added groups %s; volumes from %s; user: %s; images: %s",
+		yesNo(r.Privileged), list(r.BindSources, "none"), yesNo(!r.NoNamedVolumes), yesNo(r.HostNamespaces),
+		list(r.CapAdd, "none"), yesNo(r.Devices), yesNo(r.SecurityOpt), yesNo(r.MaskedPaths),
+		yesNo(r.Sysctls), yesNo(r.CgroupParent), list(r.Runtimes, "default only"), yesNo(r.GroupAdd),
+		yesNo(r.VolumesFrom), user, list(r.Images, "any"))
+}
+
+// Describe lists the exec rules in force, for explain.
+func (r *ExecRules) Describe() string {
+	priv, user, cmds := "refused", "any", "any"
+	if r.Privileged {
+		priv = "allowed"
+	}
+	if r.NonRootUser {
+		user = "non-root"
+	}
+	if len(r.Commands) > 0 {
+		cmds = strings.Join(r.Commands, ", ")
+	}
+	return fmt.Sprintf("privileged %s; user: %s; commands: %s", priv, user, cmds)
 }

@@ -113,6 +113,8 @@ func TestExplain(t *testing.T) {
 			[]string{"decision:  deny (400): path is not canonical"}},
 		{"unknown route", []string{"--uid", "1500", "GET", "/nothing"}, 1,
 			[]string{"operation: unknown route", "the Docker API has no such operation"}},
+		{"body rules shown", []string{"--uid", "1500", "POST", "/containers/create"}, 1,
+			[]string{"operation: ContainerCreate", "body:      privileged refused; bind sources: none; named volumes allowed"}},
 		{"no uid", []string{"GET", "/networks"}, 2, nil},
 		{"bad gid", []string{"--uid", "1", "--gid", "x", "GET", "/"}, 2, nil},
 	}

@@ -147,6 +147,9 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	fmt.Fprintf(stdout, "client:    %s\n", d.Rule)
 	fmt.Fprintf(stdout, "profile:   %s\n", d.Profile)
 	fmt.Fprintf(stdout, "operation: %s\n", d.Operation())
+	if rules := lp.policy.BodyRules(d.Profile, d.Operation()); rules != "" {
+		fmt.Fprintf(stdout, "body:      %s\n", rules)
+	}
 	if d.Allow {
 		fmt.Fprintf(stdout, "decision:  allow: %s\n", d.Reason)
 		return exitOK
