@@ -39,6 +39,7 @@ test: deps lint build
 fuzz-short:
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./filter -run '^$$' -fuzz '^FuzzJudgeCreate$$' -fuzztime $(FUZZTIME)
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m

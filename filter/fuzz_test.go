@@ -1,9 +1,13 @@
 package filter
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/api/types/container"
 )
 
 func isSegmentByte(c byte) bool {
@@ -114,6 +118,55 @@ func FuzzDecide(f *testing.F) {
 		}
 		if d.Target.Path != want {
 			t.Fatalf("Decide(%q, %q) forwards %q, judged %q", method, path, d.Target.Path, want)
+		}
+	})
+}
+
+// FuzzJudgeCreate: whatever body the safe create rules accept, the engine's
+// own reading of it (encoding/json, first value only, unknown keys
+// ignored) is a container without privilege, host paths, host namespaces,
+// added capabilities or devices.
+func FuzzJudgeCreate(f *testing.F) {
+	seeds := []string{
+		`{"Image":"x","HostConfig":{"Privileged":true}}`,
+		`{"Image":"x","hostconfig":{"privileged":true}}`,
+		`{"Image":"x","HostConfig":{"Privileged":false,"privileged":true}}`,
+		`{"Image":"x","HostConfig":{"Binds":["/:/h"],"NetworkMode":"host"}}`,
+		`{"Image":"x"} {"HostConfig":{"Privileged":true}}`,
+		`{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/","Target":"/h"}]}}`,
+		`{"Image":"x","HostConfig":{"CapAdd":["ALL"],"Devices":[{"PathOnHost":"/dev/sda"}]}}`,
+		`{"Image":"x","Cmd":["true"],"HostConfig":{"Binds":["v:/v"],"CapDrop":["ALL"]}}`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	rules := CreateRules{}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req container.CreateRequest
+		if DecodeBody(body, &req) != nil || rules.JudgeCreate(&req, func(p string) (string, error) { return p, nil }) != nil {
+			return
+		}
+		var engine container.CreateRequest
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&engine); err != nil {
+			t.Fatalf("accepted a body the engine cannot decode: %q: %v", body, err)
+		}
+		hc := engine.HostConfig
+		if hc == nil {
+			return
+		}
+		if hc.Privileged || len(hc.CapAdd) > 0 || len(hc.Devices) > 0 || hc.NetworkMode == "host" ||
+			hc.PidMode == "host" || hc.UsernsMode == "host" || len(hc.SecurityOpt) > 0 && hc.SecurityOpt[0] != "no-new-privileges" {
+			t.Fatalf("accepted %q, which the engine reads as %+v", body, hc)
+		}
+		for _, b := range hc.Binds {
+			if strings.HasPrefix(b, "/") && strings.Contains(b, ":") {
+				t.Fatalf("accepted host bind %q in %q", b, body)
+			}
+		}
+		for _, m := range hc.Mounts {
+			if m.Type == "bind" {
+				t.Fatalf("accepted bind mount in %q", body)
+			}
 		}
 	})
 }
