@@ -211,8 +211,24 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 		var entries []string
 		var create filter.CreateRules
 		var exec filter.ExecRules
-		for _, pkv := range p.mapping(v, "profile "+name, "allow", "create", "exec") {
+		var view filter.View
+		for _, pkv := range p.mapping(v, "profile "+name, "allow", "create", "exec", "redact", "visible_if_label") {
 			switch pkv[0].Value {
+			case "redact":
+				for _, r := range p.strings(pkv[1], "profile "+name+" redact") {
+					if r != "env" {
+						p.errorf(pkv[1], "profile %s redact: %q is not something that can be redacted (env)", name, r)
+					}
+					view.RedactEnv = true
+				}
+			case "visible_if_label":
+				if s, ok := p.scalar(pkv[1], "profile "+name+" visible_if_label"); ok {
+					lv, err := filter.ParseLabelRule(s)
+					if err != nil {
+						p.errorf(pkv[1], "profile %s: %v", name, err)
+					}
+					view.LabelKey, view.LabelValue, view.HasValue = lv.LabelKey, lv.LabelValue, lv.HasValue
+				}
 			case "allow":
 				entries = p.allowList(pkv[1], name)
 			case "create":
@@ -226,7 +242,7 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 			// allowList already reported each bad entry with its line.
 			continue
 		}
-		prof.Create, prof.Exec = create, exec
+		prof.Create, prof.Exec, prof.View = create, exec, view
 		out = append(out, prof)
 	}
 	return out

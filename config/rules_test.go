@@ -109,3 +109,22 @@ default: p
 		}
 	}
 }
+
+func TestViewKeys(t *testing.T) {
+	f, err := Parse("p.yaml", []byte("profiles:\n  p:\n    allow: [ContainerInspect]\n    redact: [env]\n    visible_if_label: traefik.enable=true\ndefault: p\n"), newTable(t), testResolver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := f.Policy.View("p")
+	if v == nil || !v.RedactEnv || v.LabelKey != "traefik.enable" || v.LabelValue != "true" || !v.HasValue {
+		t.Errorf("view %+v", v)
+	}
+	for _, bad := range []struct{ text, want string }{
+		{"profiles:\n  p:\n    redact: [labels]\n", `"labels" is not something that can be redacted`},
+		{"profiles:\n  p:\n    visible_if_label: =x\n", "want key or key=value"},
+	} {
+		if _, err := Parse("p.yaml", []byte(bad.text), newTable(t), testResolver); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.text, err, bad.want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ type Profile struct {
 	allow  map[string]bool
 	Create CreateRules // ContainerCreate, and VolumeCreate's bind options
 	Exec   ExecRules   // ContainerExec
+	View   View        // what the engine's answers show
 }
 
 // Allows reports whether the profile grants an operation.
@@ -209,6 +210,16 @@ func (p *Policy) DecideRequest(peer Peer, method, escapedPath string, contentLen
 type execCreateBody struct {
 	container.ExecCreateRequest
 	Detach bool
+}
+
+// View returns the view a profile gives of the engine's answers, or nil
+// when it changes nothing.
+func (p *Policy) View(profile string) *View {
+	prof := p.profiles[profile]
+	if prof == nil || (!prof.View.RedactEnv && prof.View.LabelKey == "") {
+		return nil
+	}
+	return &prof.View
 }
 
 // BodyRules describes the rules a profile applies to an operation's body,

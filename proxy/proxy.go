@@ -330,6 +330,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		return p.badGateway(w, err)
 	}
 	defer resp.Body.Close()
+	if view := p.policy.Load().View(d.Profile); view != nil && resp.StatusCode == http.StatusOK && view.Rewrites(d.Route.Operation) {
+		return p.relayViewed(w, resp, view, d)
+	}
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	return resp.StatusCode, p.relayBody(w, resp)

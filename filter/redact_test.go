@@ -1,0 +1,88 @@
+package filter
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestViewInspect(t *testing.T) {
+	body := `{"Id":"abc","Name":"/web","Config":{"Env":["SECRET=hunter2","EMPTY=","NOVALUE"],"Labels":{"traefik.enable":"true"}},"State":{"Pid":42}}`
+	cases := []struct {
+		name       string
+		view       View
+		hidden     bool
+		wantEnv    []string
+		wantAbsent string
+	}{
+		{"redact env", View{RedactEnv: true}, false, []string{"SECRET=<redacted>", "EMPTY=<redacted>", "NOVALUE=<redacted>"}, "hunter2"},
+		{"label matches", View{LabelKey: "traefik.enable", LabelValue: "true", HasValue: true}, false, []string{"SECRET=hunter2", "EMPTY=", "NOVALUE"}, ""},
+		{"label value differs", View{LabelKey: "traefik.enable", LabelValue: "false", HasValue: true}, true, nil, ""},
+		{"label key only", View{LabelKey: "traefik.enable"}, false, nil, ""},
+		{"label missing", View{LabelKey: "other"}, true, nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, hidden, err := c.view.RewriteInspect([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hidden != c.hidden {
+				t.Fatalf("hidden = %v, want %v", hidden, c.hidden)
+			}
+			if hidden {
+				return
+			}
+			var doc struct {
+				Config struct{ Env []string }
+				State  struct{ Pid json.Number }
+			}
+			if err := json.Unmarshal(out, &doc); err != nil {
+				t.Fatalf("rewritten answer is not JSON: %v", err)
+			}
+			if doc.State.Pid != "42" {
+				t.Errorf("other fields changed: %s", out)
+			}
+			if c.wantEnv != nil && strings.Join(doc.Config.Env, "|") != strings.Join(c.wantEnv, "|") {
+				t.Errorf("Env %v, want %v", doc.Config.Env, c.wantEnv)
+			}
+			if c.wantAbsent != "" && strings.Contains(string(out), c.wantAbsent) {
+				t.Errorf("%q still in %s", c.wantAbsent, out)
+			}
+		})
+	}
+}
+
+func TestViewListAndEvents(t *testing.T) {
+	v, err := ParseLabelRule("traefik.enable=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := v.RewriteList([]byte(`[{"Id":"a","Labels":{"traefik.enable":"true"}},{"Id":"b","Labels":{}},{"Id":"c"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []struct{ Id string }
+	if err := json.Unmarshal(out, &list); err != nil || len(list) != 1 || list[0].Id != "a" {
+		t.Errorf("list %s (%v), want only a", out, err)
+	}
+	events := []struct {
+		event string
+		shown bool
+	}{
+		{`{"Type":"container","Action":"start","Actor":{"ID":"a","Attributes":{"traefik.enable":"true","name":"a"}}}`, true},
+		{`{"Type":"container","Action":"start","Actor":{"ID":"b","Attributes":{"name":"b"}}}`, false},
+		{`{"Type":"network","Action":"connect","Actor":{"ID":"n","Attributes":{"container":"b","name":"bridge"}}}`, false},
+		{`{"Type":"network","Action":"create","Actor":{"ID":"n","Attributes":{"name":"n"}}}`, true},
+		{`{"Type":"image","Action":"pull","Actor":{"ID":"busybox"}}`, true},
+		{`not json`, false},
+	}
+	for _, e := range events {
+		if got := v.EventVisible([]byte(e.event)); got != e.shown {
+			t.Errorf("EventVisible(%s) = %v, want %v", e.event, got, e.shown)
+		}
+	}
+	if _, err := ParseLabelRule("=x"); err == nil {
+		t.Error("ParseLabelRule accepted an empty key")
+	}
+}

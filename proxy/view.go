@@ -1,0 +1,106 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+)
+
+// maxViewed bounds an answer read whole to be rewritten (a container list,
+// an inspect), and one event of the events stream.
+const maxViewed = 32 << 20
+
+// relayViewed applies a profile's view to an answer: redacted or hidden
+// containers in inspect and list answers, read whole and re-encoded with
+// a new Content-Length; hidden containers' events dropped from the stream
+// as it flows.
+func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *filter.View, d *filter.Decision) (int, error) {
+	if d.Route.Operation == "SystemEvents" {
+		copyHeader(w.Header(), resp.Header)
+		w.Header().Del("Content-Length")
+		w.WriteHeader(resp.StatusCode)
+		return resp.StatusCode, p.relayEvents(w, resp.Body, view)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxViewed+1))
+	if err != nil {
+		return p.badGateway(w, err)
+	}
+	if len(body) > maxViewed {
+		return p.badGateway(w, fmt.Errorf("answer over %d bytes: too large to apply the profile's view", maxViewed))
+	}
+	var out []byte
+	switch d.Route.Operation {
+	case "ContainerInspect":
+		var hidden bool
+		out, hidden, err = view.RewriteInspect(body)
+		if err == nil && hidden {
+			// As the engine answers for a container that does not exist.
+			name := d.Target.Segments[1]
+			writeJSONError(w, http.StatusNotFound, "No such container: "+name)
+			return http.StatusNotFound, nil
+		}
+	case "ContainerList":
+		out, err = view.RewriteList(body)
+	default:
+		out = body
+	}
+	if err != nil {
+		return p.badGateway(w, err)
+	}
+	copyHeader(w.Header(), resp.Header)
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(resp.StatusCode)
+	if _, err := w.Write(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("write to client: %w", err)
+	}
+	return resp.StatusCode, nil
+}
+
+// relayEvents passes on the events the view shows, each flushed at once.
+// The engine writes one JSON object per line.
+func (p *Proxy) relayEvents(w http.ResponseWriter, body io.Reader, view *filter.View) error {
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		return fmt.Errorf("flush to client: %w", err)
+	}
+	br := bufio.NewReaderSize(body, 64<<10)
+	for {
+		line, err := readLine(br)
+		if len(bytes.TrimSpace(line)) > 0 && view.EventVisible(line) {
+			if _, werr := w.Write(line); werr != nil {
+				return fmt.Errorf("write to client: %w", werr)
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return fmt.Errorf("flush to client: %w", ferr)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUpstreamCut, err)
+		}
+	}
+}
+
+// readLine reads one line, newline included, refusing lines over
+// maxViewed.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxViewed {
+			return nil, fmt.Errorf("event over %d bytes", maxViewed)
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
