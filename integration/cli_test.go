@@ -238,3 +238,31 @@ func TestBuildLegacy(t *testing.T) {
 		t.Errorf("built image has /size %q, want the 3 MiB context file", size)
 	}
 }
+
+// TestCLIBodyRules: the embedded default with CONTAINERS=1 POST=1 lets the
+// CLI run plain containers but refuses what would be root on the host.
+func TestCLIBodyRules(t *testing.T) {
+	e := testEnv(t)
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1"}})
+	host := fmtHost(f.sock)
+	if out := mustCLI(t, host, "run", "--rm", "--network", "none", e.image, "echo", "plain"); out != "plain\n" {
+		t.Errorf("plain run printed %q", out)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--privileged"}, "privileged containers are not allowed"},
+		{[]string{"-v", "/:/host"}, "host path / is not under an allowed bind source"},
+		{[]string{"--pid", "host"}, `PidMode "host" shares a namespace`},
+		{[]string{"--cap-add", "SYS_ADMIN"}, "adding capability CAP_SYS_ADMIN is not allowed"},
+		{[]string{"--security-opt", "seccomp=unconfined"}, "security option"},
+	}
+	for _, c := range cases {
+		args := append(append([]string{"run", "--rm", "--network", "none"}, c.args...), e.image, "true")
+		_, errOut, err := cli(t, host, nil, args...)
+		if err == nil || !strings.Contains(errOut, "(ContainerCreate) denied") || !strings.Contains(errOut, c.want) {
+			t.Errorf("docker %v: err %v, stderr %q; want %q", args, err, errOut, c.want)
+		}
+	}
+}

@@ -90,6 +90,13 @@ func TestPathTricksAreDenied(t *testing.T) {
 		{"HEAD", "/v1.41/containers/x/archive?path=/etc", "ContainerArchiveInfo"},
 		{"POST", "/v1.41/containers/create", "ContainerCreate"},
 		{"GET", "http://docker/v1.41/networks", "NetworkList"},
+		{"GET", "/v1.41/containers/%c0%ae%c0%ae/networks", "not canonical"},
+		{"GET", "/v1.41/containers/json.", "unknown route"},
+		{"GET", "/v1.41./containers/json", "unknown route"},
+		{"GET", "/v1.41/containers/json%00", "not canonical"},
+		{"GET", "/v1.23/containers/json", "API version 1.23"},
+		{"Get", "/v1.41/containers/json", "unknown route"},
+		{"GET", "/containers/%2e%2e%2fnetworks", "not canonical"},
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.target, func(t *testing.T) {
