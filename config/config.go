@@ -342,7 +342,7 @@ func (p *parser) createRules(n *yaml.Node, profile string) filter.CreateRules {
 	namedVolumes := true
 	for _, kv := range p.mapping(n, what, "privileged", "bind_sources", "named_volumes", "host_namespaces",
 		"cap_add", "devices", "security_opt", "masked_paths", "sysctls", "cgroup_parent", "runtimes",
-		"group_add", "volumes_from", "user", "images") {
+		"group_add", "volumes_from", "user", "images", "plugin_privileges") {
 		k, v := kv[0], kv[1]
 		key := what + "." + k.Value
 		switch k.Value {
@@ -381,6 +381,8 @@ func (p *parser) createRules(n *yaml.Node, profile string) filter.CreateRules {
 			r.NonRootUser = p.userRule(v, key)
 		case "images":
 			r.Images = p.strings(v, key)
+		case "plugin_privileges":
+			r.PluginPrivileges = p.boolean(v, key)
 		}
 	}
 	r.NoNamedVolumes = !namedVolumes

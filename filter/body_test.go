@@ -236,3 +236,50 @@ func TestJudgeService(t *testing.T) {
 		})
 	}
 }
+
+func TestJudgePlugin(t *testing.T) {
+	table, err := NewRouteTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := NewProfile(table, "strict", []string{"PluginPull", "PluginSet", "PluginUpgrade"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose, err := NewProfile(table, "loose", []string{"PluginPull", "PluginSet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose.Create.PluginPrivileges = true
+	policy, err := NewPolicy(table, []*Profile{strict, loose}, []Client{{UID: new(uint32(7)), Profile: "loose", Name: "c"}}, "strict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		uid        uint32
+		path, body string
+		want       string
+	}{
+		{0, "/v1.41/plugins/pull", `[]`, ""},
+		{0, "/v1.41/plugins/pull", `[{"Name":"network","Value":["host"]}]`, "privileges (network)"},
+		{0, "/v1.41/plugins/p/upgrade", `[{"Name":"mount","Value":["/"]}]`, "privileges (mount)"},
+		{0, "/v1.41/plugins/p/set", `["mymount.source=/"]`, "settings"},
+		{0, "/v1.41/plugins/pull", `{"Name":"network"}`, "cannot unmarshal"},
+		{7, "/v1.41/plugins/pull", `[{"Name":"network","Value":["host"]}]`, ""},
+		{7, "/v1.41/plugins/p/set", `["DEBUG=1"]`, ""},
+	}
+	for _, c := range cases {
+		d := policy.DecideRequest(Peer{UID: c.uid}, "POST", c.path, int64(len(c.body)))
+		if !d.Allow {
+			t.Fatalf("%s: %s", c.path, d.Reason)
+		}
+		err := policy.JudgeBody(&d, []byte(c.body), resolveFake)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("uid %d %s %s: %v", c.uid, c.path, c.body, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("uid %d %s %s: %v, want %q", c.uid, c.path, c.body, err, c.want)
+		}
+	}
+}

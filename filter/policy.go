@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
 )
@@ -239,7 +240,8 @@ func (p *Policy) BodyRules(profile, op string) string {
 // profile rules; the proxy then reads it whole before deciding.
 func JudgesBody(op string) bool {
 	switch op {
-	case "ContainerCreate", "ContainerExec", "VolumeCreate", "ServiceCreate", "ServiceUpdate":
+	case "ContainerCreate", "ContainerExec", "VolumeCreate", "ServiceCreate", "ServiceUpdate",
+		"PluginPull", "PluginUpgrade", "PluginSet":
 		return true
 	}
 	return false
@@ -272,6 +274,18 @@ func (p *Policy) JudgeBody(d *Decision, body []byte, resolve HostPathResolver) e
 			return err
 		}
 		return prof.Create.JudgeVolumeCreate(&req, resolve)
+	case "PluginPull", "PluginUpgrade":
+		var privileges plugin.Privileges
+		if err := DecodeBody(body, &privileges); err != nil {
+			return err
+		}
+		return prof.Create.JudgePlugin(d.Route.Operation, privileges, nil)
+	case "PluginSet":
+		var settings []string
+		if err := DecodeBody(body, &settings); err != nil {
+			return err
+		}
+		return prof.Create.JudgePlugin(d.Route.Operation, nil, settings)
 	case "ServiceCreate", "ServiceUpdate":
 		var spec swarm.ServiceSpec
 		if err := DecodeBody(body, &spec); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
 )
@@ -36,6 +37,11 @@ type CreateRules struct {
 	VolumesFrom    bool
 	NonRootUser    bool     // the container must run as a user other than root
 	Images         []string // image reference patterns (path.Match); empty allows any
+
+	// PluginPrivileges lets PluginPull and PluginUpgrade grant a plugin
+	// the privileges it asks for (host network, mounts, devices,
+	// capabilities) and PluginSet change its settings.
+	PluginPrivileges bool
 }
 
 // ExecRules constrain ContainerExec bodies. The zero value refuses
@@ -357,11 +363,12 @@ func (r *CreateRules) Describe() string {
 	}
 	return fmt.Sprintf("privileged %s; bind sources: %s; named volumes %s; host namespaces %s; "+
 		"added capabilities: %s; devices %s; weakened security options %s; masked path overrides %s; "+
-		"sysctls %s; cgroup parent %s; runtimes: %s; added groups %s; volumes from %s; user: %s; images: %s",
+		"sysctls %s; cgroup parent %s; runtimes: %s; added groups %s; volumes from %s; user: %s; images: %s; "+
+		"plugin privileges %s",
 		yesNo(r.Privileged), list(r.BindSources, "none"), yesNo(!r.NoNamedVolumes), yesNo(r.HostNamespaces),
 		list(r.CapAdd, "none"), yesNo(r.Devices), yesNo(r.SecurityOpt), yesNo(r.MaskedPaths),
 		yesNo(r.Sysctls), yesNo(r.CgroupParent), list(r.Runtimes, "default only"), yesNo(r.GroupAdd),
-		yesNo(r.VolumesFrom), user, list(r.Images, "any"))
+		yesNo(r.VolumesFrom), user, list(r.Images, "any"), yesNo(r.PluginPrivileges))
 }
 
 // Describe lists the exec rules in force, for explain.
@@ -377,4 +384,20 @@ func (r *ExecRules) Describe() string {
 		cmds = strings.Join(r.Commands, ", ")
 	}
 	return fmt.Sprintf("privileged %s; user: %s; commands: %s", priv, user, cmds)
+}
+
+// JudgePlugin checks the privileges a plugin install grants (PluginPull,
+// PluginUpgrade: the body lists them) and settings changes (PluginSet:
+// they can point a plugin's mounts and devices at host paths).
+func (r *CreateRules) JudgePlugin(op string, privileges plugin.Privileges, settings []string) error {
+	if r.PluginPrivileges {
+		return nil
+	}
+	if op == "PluginSet" && len(settings) > 0 {
+		return refuse("changing plugin settings is not allowed")
+	}
+	if len(privileges) > 0 {
+		return refuse("granting a plugin privileges (%s) is not allowed", privileges[0].Name)
+	}
+	return nil
 }
