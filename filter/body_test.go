@@ -151,20 +151,10 @@ func TestJudgeCreate(t *testing.T) {
 }
 
 func TestJudgeExecAndVolume(t *testing.T) {
-	table, err := NewRouteTable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := NewProfile(table, "p", []string{"ContainerExec", "VolumeCreate"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof.Exec = ExecRules{NonRootUser: true, Commands: []string{"sh", "cat"}}
-	prof.Create = CreateRules{BindSources: []string{"/srv/ci"}}
-	policy, err := NewPolicy(table, []*Profile{prof}, nil, "p")
-	if err != nil {
-		t.Fatal(err)
-	}
+	policy := onePolicy(t, []string{"ContainerExec", "VolumeCreate"}, func(prof *Profile) {
+		prof.Exec = ExecRules{NonRootUser: true, Commands: []string{"sh", "cat"}}
+		prof.Create = CreateRules{BindSources: []string{"/srv/ci"}}
+	})
 	cases := []struct {
 		path, body, want string
 	}{

@@ -189,18 +189,7 @@ func TestNewProfileErrors(t *testing.T) {
 }
 
 func TestDecideRequestBody(t *testing.T) {
-	table, err := NewRouteTable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := NewProfile(table, "p", []string{"ContainerStart", "ContainerCreate"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy, err := NewPolicy(table, []*Profile{prof}, nil, "p")
-	if err != nil {
-		t.Fatal(err)
-	}
+	policy := onePolicy(t, []string{"ContainerStart", "ContainerCreate"}, nil)
 	cases := []struct {
 		method, path string
 		length       int64
@@ -220,4 +209,26 @@ func TestDecideRequestBody(t *testing.T) {
 				c.method, c.path, c.length, d.Allow, d.Status, d.Reason, c.allow, c.status)
 		}
 	}
+}
+
+// onePolicy builds a policy whose one profile, "p", allows ops and is
+// every peer's default; edit may set its rules.
+func onePolicy(t *testing.T, ops []string, edit func(*Profile)) *Policy {
+	t.Helper()
+	table, err := NewRouteTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := NewProfile(table, "p", ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(prof)
+	}
+	policy, err := NewPolicy(table, []*Profile{prof}, nil, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy
 }
