@@ -151,7 +151,7 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		fmt.Fprintf(stdout, "body:      %s\n", rules)
 	}
 	if d.Allow {
-		fmt.Fprintf(stdout, "decision:  allow: %s\n", d.Reason)
+		fmt.Fprintf(stdout, "decision:  allow: profile %s (%s) allows %s\n", d.Profile, d.Rule, d.Operation())
 		return exitOK
 	}
 	fmt.Fprintf(stdout, "decision:  deny (%d): %s\n", d.Status, d.Reason)
