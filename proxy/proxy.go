@@ -173,7 +173,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if d.Allow {
 		p.allowed.Add(1)
-		status, err = p.forward(w, r, &d, judged)
+		status, err = p.forward(w, r, policy, &d, judged)
 	} else {
 		p.denied.Add(1)
 		status = d.Status
@@ -292,7 +292,7 @@ func resolveHostPath(p string) (string, error) {
 
 // forward sends an allowed request to the engine and relays the answer.
 // A judged body is sent as the bytes that were judged.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte) (int, error) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, policy *filter.Policy, d *filter.Decision, judged []byte) (int, error) {
 	ctx := r.Context()
 	if d.Route.Watch {
 		var cancel context.CancelFunc
@@ -330,7 +330,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		return p.badGateway(w, err)
 	}
 	defer resp.Body.Close()
-	if view := p.policy.Load().View(d.Profile); view != nil && resp.StatusCode == http.StatusOK && view.Rewrites(d.Route.Operation) {
+	// The view comes from the policy that decided, even if a reload
+	// replaced it meanwhile.
+	if view := policy.View(d.Profile); view != nil && resp.StatusCode == http.StatusOK && view.Rewrites(d.Route.Operation) {
 		return p.relayViewed(w, resp, view, d)
 	}
 	copyHeader(w.Header(), resp.Header)
