@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"path"
 	"strconv"
 	"strings"
 
@@ -353,6 +354,8 @@ func (p *parser) createRules(n *yaml.Node, profile string) filter.CreateRules {
 			for _, src := range r.BindSources {
 				if !strings.HasPrefix(src, "/") || src == "/" {
 					p.errorf(v, "%s: %q must be an absolute path other than /", key, src)
+				} else if under := sharedTree(src); under != "" {
+					p.errorf(v, "%s: %q is under %s, which the service sees privately or which others write: symbolic links there cannot be judged", key, src, under)
 				}
 			}
 		case "named_volumes":
@@ -403,6 +406,11 @@ func (p *parser) execRules(n *yaml.Node, profile string) filter.ExecRules {
 			r.NonRootUser = p.userRule(v, key)
 		case "commands":
 			r.Commands = p.strings(v, key)
+			for _, c := range r.Commands {
+				if !strings.HasPrefix(c, "/") {
+					p.errorf(v, "%s: %q must be an absolute path (a bare name is looked up in PATH)", key, c)
+				}
+			}
 		}
 	}
 	return r
@@ -441,4 +449,18 @@ func (p *parser) userRule(n *yaml.Node, what string) bool {
 	}
 	p.errorf(n, "%s must be any or non-root", what)
 	return false
+}
+
+// sharedTree returns the tree a bind source lies in when the filter
+// cannot judge symbolic links there: trees the service unit mounts
+// privately (/tmp, /var/tmp, /dev, /home, /root, /run/user) and the
+// kernel's (/proc, /sys).
+func sharedTree(src string) string {
+	clean := path.Clean(src)
+	for _, tree := range []string{"/tmp", "/var/tmp", "/dev", "/home", "/root", "/run/user", "/proc", "/sys"} {
+		if clean == tree || strings.HasPrefix(clean, tree+"/") {
+			return tree
+		}
+	}
+	return ""
 }

@@ -74,7 +74,7 @@ profiles:
     exec:
       privileged: true
       user: non-root
-      commands: [sh]
+      commands: [/bin/sh]
 default: p
 `
 	f, err := Parse("p.yaml", []byte(good), newTable(t), testResolver)
@@ -89,7 +89,7 @@ default: p
 		!slices.Equal(c.Runtimes, []string{"runsc"}) || !slices.Equal(c.Images, []string{"registry.example/*"}) {
 		t.Errorf("create rules %+v", c)
 	}
-	if x := prof.Exec; !x.Privileged || !x.NonRootUser || !slices.Equal(x.Commands, []string{"sh"}) {
+	if x := prof.Exec; !x.Privileged || !x.NonRootUser || !slices.Equal(x.Commands, []string{"/bin/sh"}) {
 		t.Errorf("exec rules %+v", x)
 	}
 
@@ -101,6 +101,10 @@ default: p
 		{"profiles:\n  p:\n    create:\n      bind_sources: /srv\n", "create.bind_sources must be a list"},
 		{"profiles:\n  p:\n    create:\n      user: nobody\n", "must be any or non-root"},
 		{"profiles:\n  p:\n    exec:\n      shell: true\n", `profile p exec: unknown key "shell"`},
+		{"profiles:\n  p:\n    exec:\n      commands: [id]\n", "must be an absolute path"},
+		{"profiles:\n  p:\n    create:\n      bind_sources: [/tmp/ci]\n", "is under /tmp"},
+		{"profiles:\n  p:\n    create:\n      bind_sources: [/home/alice]\n", "is under /home"},
+		{"profiles:\n  p:\n    create:\n      bind_sources: [/dev]\n", "is under /dev"},
 	}
 	for _, b := range bad {
 		_, err := Parse("p.yaml", []byte(b.text), newTable(t), testResolver)

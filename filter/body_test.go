@@ -119,16 +119,27 @@ func TestJudgeCreate(t *testing.T) {
 		{"group add", safe, `{"Image":"x","HostConfig":{"GroupAdd":["docker"]}}`, "groups"},
 		{"volumes from", safe, `{"Image":"x","HostConfig":{"VolumesFrom":["other"]}}`, "volumes from"},
 		{"everything loosened", loose, `{"Image":"x","HostConfig":{"Privileged":true,"Binds":["/:/h"],"PidMode":"host","Devices":[{"PathOnHost":"/dev/null"}],"SecurityOpt":["seccomp=unconfined"],"MaskedPaths":[],"Sysctls":{"a":"b"},"CgroupParent":"x","Runtime":"runsc","GroupAdd":["1"],"VolumesFrom":["o"]}}`, ""},
-		{"ci: bind under /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/job1:/work"]}}`, ""},
-		{"ci: bind is /srv/ci itself", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci:/work:ro"]}}`, ""},
-		{"ci: dot-dot out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/../../etc:/work"]}}`, "not under"},
-		{"ci: prefix is not a path prefix", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci-other:/work"]}}`, "not under"},
-		{"ci: symbolic link out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/link/shadow:/work"]}}`, "resolves to /etc/shadow"},
+		{"ci: bind under /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/job1:/work"],"SecurityOpt":["no-new-privileges"]}}`, ""},
+		{"ci: bind is /srv/ci itself", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci:/work:ro"],"SecurityOpt":["no-new-privileges"]}}`, ""},
+		{"ci: dot-dot out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/../../etc:/work"],"SecurityOpt":["no-new-privileges"]}}`, "not under"},
+		{"ci: prefix is not a path prefix", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci-other:/work"],"SecurityOpt":["no-new-privileges"]}}`, "not under"},
+		{"ci: symbolic link out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"Binds":["/srv/ci/link/shadow:/work"],"SecurityOpt":["no-new-privileges"]}}`, "resolves to /etc/shadow"},
 		{"ci: root user", ci, `{"Image":"dsf-test:latest","User":"root","HostConfig":{}}`, "non-root"},
 		{"ci: uid 0 with group", ci, `{"Image":"dsf-test:latest","User":"0:1000"}`, "non-root"},
 		{"ci: image's own user", ci, `{"Image":"dsf-test:latest"}`, "non-root"},
 		{"ci: image not allowed", ci, `{"Image":"evil/rootkit","User":"1000"}`, "matches none"},
-		{"ci: library image", ci, `{"Image":"docker.io/library/alpine","User":"1000"}`, ""},
+		{"ci: library image", ci, `{"Image":"docker.io/library/alpine","User":"1000","HostConfig":{"SecurityOpt":["no-new-privileges:true"]}}`, ""},
+		{"ci: non-root without no-new-privileges", ci, `{"Image":"dsf-test:latest","User":"1000"}`, "no-new-privileges"},
+		{"ci: signed zero", ci, `{"Image":"dsf-test:latest","User":"+0","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
+		{"ci: negative zero", ci, `{"Image":"dsf-test:latest","User":"-0","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
+		{"ci: leading zeros", ci, `{"Image":"dsf-test:latest","User":"00","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
+		{"ci: a name may be uid 0", ci, `{"Image":"dsf-test:latest","User":"ci","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
+		{"ci: gid 0", ci, `{"Image":"dsf-test:latest","User":"1000:0","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
+		{"ci: uid and gid", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, ""},
+		{"overlay volume from host directories", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"overlay","device":"overlay","o":"lowerdir=/etc:/tmp"}}}}]}}`, "volume type"},
+		{"proc volume", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"proc","device":"proc"}}}}]}}`, "volume type"},
+		{"bind volume with other options", CreateRules{BindSources: []string{"/srv/ci"}}, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"none","o":"bind,upperdir=/etc","device":"/srv/ci/x"}}}}]}}`, "bind volume option"},
+		{"tmpfs volume", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"tmpfs","device":"tmpfs","o":"size=1m,uid=1000"}}}}]}}`, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -170,6 +181,10 @@ func TestJudgeExecAndVolume(t *testing.T) {
 		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/srv/ci/v"}}`, ""},
 		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"tmpfs","device":"tmpfs","o":"size=1m"}}`, ""},
 		{"/v1.41/volumes/create", `{"Name":"v","Driver":"nfs","DriverOpts":{"share":"x"}}`, "volume driver"},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"overlay","device":"overlay","o":"lowerdir=/etc"}}`, "volume type"},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"proc","device":"proc"}}`, "volume type"},
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"1000","Env":["PATH=/tmp/p"]}`, "environment"},
+		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"+0"}`, "non-root"},
 	}
 	for _, c := range cases {
 		d := policy.DecideRequest(Peer{}, "POST", c.path, int64(len(c.body)))
@@ -270,6 +285,29 @@ func TestJudgePlugin(t *testing.T) {
 			}
 		} else if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("uid %d %s %s: %v, want %q", c.uid, c.path, c.body, err, c.want)
+		}
+	}
+}
+
+// TestCreateBodyOfOlderClients: docker 20.10 and Go clients of that age
+// send KernelMemory and KernelMemoryTCP; they are known, not refused as
+// unknown, and the rest is judged as usual.
+func TestCreateBodyOfOlderClients(t *testing.T) {
+	policy := onePolicy(t, []string{"ContainerCreate"}, nil)
+	cases := []struct{ body, want string }{
+		{`{"Image":"x","HostConfig":{"KernelMemory":0,"KernelMemoryTCP":0,"Binds":null}}`, ""},
+		{`{"Image":"x","HostConfig":{"KernelMemory":0,"Privileged":true}}`, "privileged"},
+		{`{"Image":"x","Binds":["/:/h"]}`, "unknown field"},
+	}
+	for _, c := range cases {
+		d := policy.DecideRequest(Peer{}, "POST", "/v1.41/containers/create", int64(len(c.body)))
+		err := policy.JudgeBody(&d, []byte(c.body), resolveFake)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.body, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.body, err, c.want)
 		}
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
@@ -207,6 +209,30 @@ func (p *Policy) DecideRequest(peer Peer, method, escapedPath string, contentLen
 	return d
 }
 
+// createBody is the container create request with the fields that
+// clients of API 1.41 and older still send and the API types dropped
+// (docker 20.10 always sends KernelMemory and KernelMemoryTCP as 0):
+// known, so that unknown fields can be refused, and harmless.
+type createBody struct {
+	*container.Config
+	HostConfig       *legacyHostConfig         `json:",omitempty"`
+	NetworkingConfig *network.NetworkingConfig `json:",omitempty"`
+}
+
+type legacyHostConfig struct {
+	container.HostConfig
+	KernelMemory    int64
+	KernelMemoryTCP int64
+}
+
+func (b *createBody) request() *container.CreateRequest {
+	req := &container.CreateRequest{Config: b.Config, NetworkingConfig: b.NetworkingConfig}
+	if b.HostConfig != nil {
+		req.HostConfig = &b.HostConfig.HostConfig
+	}
+	return req
+}
+
 // execCreateBody is the exec create request with the fields that current
 // clients still send and the API types dropped: known, so that unknown
 // fields can be refused, and harmless (the engine ignores Detach here).
@@ -259,11 +285,11 @@ func (p *Policy) JudgeBody(d *Decision, body []byte, resolve HostPathResolver) e
 	}
 	switch d.Route.Operation {
 	case "ContainerCreate":
-		var req container.CreateRequest
+		var req createBody
 		if err := DecodeBody(body, &req); err != nil {
 			return err
 		}
-		return prof.Create.JudgeCreate(&req, resolve)
+		return prof.Create.JudgeCreate(req.request(), resolve)
 	case "ContainerExec":
 		var req execCreateBody
 		if err := DecodeBody(body, &req); err != nil {
@@ -294,6 +320,35 @@ func (p *Policy) JudgeBody(d *Decision, body []byte, resolve HostPathResolver) e
 			return err
 		}
 		return prof.Create.JudgeService(&spec, resolve)
+	}
+	return nil
+}
+
+// JudgeQuery checks the query of an allowed request whose operation takes
+// settings there that the body rules govern: ImageBuild's network mode
+// and cgroup parent apply to every build step. A query that does not
+// parse is refused: the engine and the filter might read it differently.
+func (p *Policy) JudgeQuery(d *Decision, rawQuery string) error {
+	if d.Route == nil || d.Route.Operation != "ImageBuild" {
+		return nil
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: query: %w", ErrBody, err)
+	}
+	prof := p.profiles[d.Profile]
+	if prof == nil {
+		return refuse("no profile")
+	}
+	switch mode := q.Get("networkmode"); mode {
+	case "", "default", "bridge", "none":
+	default:
+		if !prof.Create.HostNamespaces {
+			return refuse("build network mode %q is not allowed", mode)
+		}
+	}
+	if q.Get("cgroupparent") != "" && !prof.Create.CgroupParent {
+		return refuse("a build cgroup parent is not allowed")
 	}
 	return nil
 }

@@ -232,3 +232,33 @@ func onePolicy(t *testing.T, ops []string, edit func(*Profile)) *Policy {
 	}
 	return policy
 }
+
+func TestJudgeQuery(t *testing.T) {
+	strict := onePolicy(t, []string{"ImageBuild"}, nil)
+	loose := onePolicy(t, []string{"ImageBuild"}, func(p *Profile) { p.Create.HostNamespaces, p.Create.CgroupParent = true, true })
+	cases := []struct {
+		policy *Policy
+		query  string
+		want   string
+	}{
+		{strict, "t=x&networkmode=none", ""},
+		{strict, "networkmode=default", ""},
+		{strict, "networkmode=host", "network mode"},
+		{strict, "networkmode=none&networkmode=host", ""},
+		{strict, "networkmode=container:abc", "network mode"},
+		{strict, "cgroupparent=/", "cgroup parent"},
+		{strict, "networkmode=host;x=1", "query"},
+		{loose, "networkmode=host&cgroupparent=/x", ""},
+	}
+	for _, c := range cases {
+		d := c.policy.DecideRequest(Peer{}, "POST", "/v1.41/build", -1)
+		err := c.policy.JudgeQuery(&d, c.query)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", c.query, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.query, err, c.want)
+		}
+	}
+}

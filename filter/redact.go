@@ -131,14 +131,11 @@ func (v *View) EventVisible(event []byte) bool {
 	if err := json.Unmarshal(event, &e); err != nil {
 		return false
 	}
-	switch e.Type {
-	case "container":
+	if e.Type == "container" {
 		return v.visible(e.Actor.Attributes)
-	case "network":
-		// A network event names the container it concerns, whose
-		// labels it does not carry: shown only when none is named.
-		_, names := e.Actor.Attributes["container"]
-		return !names
 	}
-	return true
+	// Network and volume events name the container they concern
+	// without carrying its labels: shown only when they name none.
+	_, names := e.Actor.Attributes["container"]
+	return !names
 }

@@ -74,6 +74,7 @@ func TestViewListAndEvents(t *testing.T) {
 		{`{"Type":"container","Action":"start","Actor":{"ID":"b","Attributes":{"name":"b"}}}`, false},
 		{`{"Type":"network","Action":"connect","Actor":{"ID":"n","Attributes":{"container":"b","name":"bridge"}}}`, false},
 		{`{"Type":"network","Action":"create","Actor":{"ID":"n","Attributes":{"name":"n"}}}`, true},
+		{`{"Type":"volume","Action":"mount","Actor":{"ID":"v","Attributes":{"container":"b","destination":"/d"}}}`, false},
 		{`{"Type":"image","Action":"pull","Actor":{"ID":"busybox"}}`, true},
 		{`not json`, false},
 	}

@@ -71,10 +71,16 @@ func (r *CreateRules) JudgeCreate(req *container.CreateRequest, resolve HostPath
 	if err := r.judgeImage(req.Config.Image); err != nil {
 		return err
 	}
-	if r.NonRootUser && isRootUser(req.Config.User) {
-		return refuse("the container must run as a non-root user (User is %q)", req.Config.User)
-	}
 	hc := req.HostConfig
+	if r.NonRootUser {
+		if isRootUser(req.Config.User) {
+			return refuse("the container must run as a numeric non-root uid[:gid] (User is %q)", req.Config.User)
+		}
+		// A setuid binary in the image would make the user root again.
+		if hc == nil || !slices.ContainsFunc(hc.SecurityOpt, isTighteningSecurityOpt) {
+			return refuse("a non-root container must set no-new-privileges (--security-opt no-new-privileges)")
+		}
+	}
 	if hc == nil {
 		return nil
 	}
@@ -172,11 +178,23 @@ func isTighteningSecurityOpt(o string) bool {
 	return false
 }
 
-// isRootUser reports a user spec that runs as root: empty (the image's
-// user, unknown here, so counted as root), "root", or uid 0.
+// isRootUser reports a user spec that may run as root. Only a plain
+// non-zero uid, with an optional plain non-zero gid, counts as non-root:
+// a name may map to uid 0 in the image's passwd file, and runc reads
+// "+0" or "-0" as 0.
 func isRootUser(u string) bool {
-	name, _, _ := strings.Cut(u, ":")
-	return name == "" || name == "root" || strings.Trim(name, "0") == ""
+	uid, gid, hasGid := strings.Cut(u, ":")
+	if !isPositiveID(uid) {
+		return true
+	}
+	return hasGid && !isPositiveID(gid)
+}
+
+func isPositiveID(s string) bool {
+	if s == "" || s[0] == '0' || len(s) > 10 {
+		return false
+	}
+	return strings.Trim(s, "0123456789") == ""
 }
 
 // judgeBind checks a "source:target[:options]" bind. A source starting
@@ -214,9 +232,12 @@ func (r *CreateRules) judgeMount(m mount.Mount, resolve HostPathResolver) error 
 	return refuse("mount type %q is not allowed", m.Type)
 }
 
-// judgeVolumeDriver checks driver options that would make a volume a host
-// bind (local driver: type=none, o=bind, device=/path), and refuses other
-// drivers' options, which the filter cannot judge.
+// judgeVolumeDriver admits the local driver's options in two forms only:
+// a bind of a host path (type=none, o=bind, device=/path: judged like any
+// bind) and a tmpfs with size and ownership options. Any other form can
+// mount what the filter cannot judge (overlay layers from host
+// directories, the host's /proc), and other drivers' options mean what
+// their plugin makes of them: both are refused.
 func (r *CreateRules) judgeVolumeDriver(driver string, opts map[string]string, resolve HostPathResolver) error {
 	if len(opts) == 0 {
 		return nil
@@ -224,12 +245,38 @@ func (r *CreateRules) judgeVolumeDriver(driver string, opts map[string]string, r
 	if driver != "" && driver != "local" {
 		return refuse("options for volume driver %q are not allowed", driver)
 	}
-	if dev, ok := opts["device"]; ok {
-		if strings.Contains(opts["o"], "bind") || strings.HasPrefix(dev, "/") {
-			return r.judgeHostPath(dev, resolve)
+	for k := range opts {
+		if k != "type" && k != "o" && k != "device" {
+			return refuse("volume option %q is not allowed", k)
 		}
 	}
-	return nil
+	mountOpts := strings.Split(opts["o"], ",")
+	switch opts["type"] {
+	case "none":
+		for _, o := range mountOpts {
+			if o != "bind" && o != "rbind" && o != "ro" && o != "rw" {
+				return refuse("bind volume option %q is not allowed", o)
+			}
+		}
+		if !slices.Contains(mountOpts, "bind") && !slices.Contains(mountOpts, "rbind") {
+			return refuse("a volume of type none must be a bind")
+		}
+		return r.judgeHostPath(opts["device"], resolve)
+	case "tmpfs":
+		if opts["device"] != "tmpfs" {
+			return refuse("a tmpfs volume's device must be tmpfs")
+		}
+		for _, o := range mountOpts {
+			name, _, _ := strings.Cut(o, "=")
+			switch name {
+			case "", "size", "mode", "uid", "gid", "nr_inodes", "noexec", "nosuid", "nodev", "ro", "rw":
+			default:
+				return refuse("tmpfs volume option %q is not allowed", o)
+			}
+		}
+		return nil
+	}
+	return refuse("volume type %q is not allowed", opts["type"])
 }
 
 // judgeHostPath admits a host path only under an allowed prefix, both as
@@ -283,8 +330,15 @@ func (r *ExecRules) JudgeExec(req *container.ExecCreateRequest) error {
 	if r.NonRootUser && isRootUser(req.User) {
 		return refuse("exec must name a non-root user (User is %q)", req.User)
 	}
-	if len(r.Commands) > 0 && (len(req.Cmd) == 0 || !slices.Contains(r.Commands, req.Cmd[0])) {
-		return refuse("command %q is not in %v", req.Cmd, r.Commands)
+	if len(r.Commands) > 0 {
+		if len(req.Cmd) == 0 || !slices.Contains(r.Commands, req.Cmd[0]) {
+			return refuse("command %q is not in %v", req.Cmd, r.Commands)
+		}
+		// PATH, or a preloaded library, would choose what the command
+		// name runs.
+		if len(req.Env) > 0 {
+			return refuse("an exec limited to commands may not set environment variables")
+		}
 	}
 	return nil
 }
@@ -304,8 +358,8 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, resolve HostPathReso
 	if err := r.judgeImage(cs.Image); err != nil {
 		return err
 	}
-	if r.NonRootUser && isRootUser(cs.User) {
-		return refuse("the service must run as a non-root user (User is %q)", cs.User)
+	if r.NonRootUser && (isRootUser(cs.User) || cs.Privileges == nil || !cs.Privileges.NoNewPrivileges) {
+		return refuse("the service must run as a numeric non-root uid[:gid] with no-new-privileges (User is %q)", cs.User)
 	}
 	for _, m := range cs.Mounts {
 		if err := r.judgeMount(m, resolve); err != nil {

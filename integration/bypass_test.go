@@ -19,11 +19,20 @@ import (
 func TestBodyBypassSuite(t *testing.T) {
 	e := testEnv(t)
 	dir := shortTempDir(t)
-	allowed := filepath.Join(dir, "allowed")
-	if err := os.MkdirAll(allowed, 0o755); err != nil {
+	// Bind sources may not lie under /tmp (the service sees a private
+	// one), so this one is made under /srv.
+	if err := os.MkdirAll("/srv", 0o755); err != nil {
 		t.Fatal(err)
 	}
+	allowed, err := os.MkdirTemp("/srv", "dsf-allowed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(allowed) })
 	if err := os.Symlink("/etc", filepath.Join(allowed, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "later"), filepath.Join(allowed, "dangling")); err != nil {
 		t.Fatal(err)
 	}
 	policy := writePolicy(t, dir, fmt.Sprintf(`
@@ -74,6 +83,9 @@ clients:
 		{"host bind", post(create(13), json, `{`+img+`,"HostConfig":{"Binds":["/:/host"]}}`), 403, "not under an allowed bind source"},
 		{"dot-dot out of the bind source", post(create(14), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/../../etc:/host"]}}`), 403, "not under"},
 		{"symbolic link out of the bind source", post(create(15), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/link:/host"]}}`), 403, "resolves to /etc"},
+		{"dangling symbolic link in the bind source", post(create(26), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/dangling/x:/host"]}}`), 403, "does not exist"},
+		{"overlay volume of host directories", post(create(27), json, `{`+img+`,"HostConfig":{"Mounts":[{"Type":"volume","Source":"`+prefix+`-ov","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"overlay","device":"overlay","o":"lowerdir=/etc"}}}}]}}`), 403, "volume type"},
+		{"host proc volume", post("/v1.41/volumes/create", json, `{"Name":"`+prefix+`-vol","DriverOpts":{"type":"proc","device":"proc"}}`), 403, "volume type"},
 		{"bind mount", post(create(16), json, `{`+img+`,"HostConfig":{"Mounts":[{"Type":"bind","Source":"/etc","Target":"/e"}]}}`), 403, "not under"},
 		{"host network", post(create(17), json, `{`+img+`,"HostConfig":{"NetworkMode":"host"}}`), 403, "NetworkMode"},
 		{"host pid", post(create(18), json, `{`+img+`,"HostConfig":{"PidMode":"host"}}`), 403, "PidMode"},

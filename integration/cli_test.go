@@ -258,6 +258,16 @@ func TestCLIBodyRules(t *testing.T) {
 		{[]string{"--cap-add", "SYS_ADMIN"}, "adding capability CAP_SYS_ADMIN is not allowed"},
 		{[]string{"--security-opt", "seccomp=unconfined"}, "security option"},
 	}
+	// Debian's docker 20.10 CLI sends fields the current API types
+	// dropped (KernelMemory); it must still run plain containers.
+	debianCLI := "/usr/bin/docker"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, debianCLI, "-H", host, "run", "--rm", "--network", "none", e.image, "echo", "debian-cli")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+shortTempDir(t))
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "debian-cli\n" {
+		t.Errorf("%s run through the filter: %v: %s", debianCLI, err, out)
+	}
 	for _, c := range cases {
 		args := append(append([]string{"run", "--rm", "--network", "none"}, c.args...), e.image, "true")
 		_, errOut, err := cli(t, host, nil, args...)

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -165,6 +166,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d = filter.Decision{Route: d.Route, Profile: filter.NoProfile, Rule: "listener",
 			Reason: "peer credentials unknown", Status: http.StatusForbidden}
 	}
+	if d.Allow {
+		if err := policy.JudgeQuery(&d, r.URL.RawQuery); err != nil {
+			d.Allow, d.Status, d.Reason = false, http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err)
+			if errors.Is(err, filter.ErrBody) {
+				d.Status = http.StatusBadRequest
+			}
+		}
+	}
 	var judged []byte
 	if d.Allow && filter.JudgesBody(d.Route.Operation) {
 		judged = p.judgeBody(r, policy, &d)
@@ -270,7 +279,9 @@ func (p *Proxy) judgeBody(r *http.Request, policy *filter.Policy, d *filter.Deci
 
 // resolveHostPath resolves a host path's symbolic links as the engine
 // will meet them. A path that does not exist yet (the engine may create a
-// bind source) resolves through its longest existing parent.
+// bind source) resolves through its longest existing parent; a symbolic
+// link whose target does not exist is refused, since whoever made it
+// could create the target later.
 func resolveHostPath(p string) (string, error) {
 	cur, rest := p, ""
 	for {
@@ -280,6 +291,9 @@ func resolveHostPath(p string) (string, error) {
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return "", err
+		}
+		if _, lerr := os.Lstat(cur); lerr == nil {
+			return "", fmt.Errorf("%s is a symbolic link to a path that does not exist", cur)
 		}
 		parent := filepath.Dir(cur)
 		if parent == cur {
