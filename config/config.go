@@ -343,7 +343,7 @@ func (p *parser) createRules(n *yaml.Node, profile string) filter.CreateRules {
 	namedVolumes := true
 	for _, kv := range p.mapping(n, what, "privileged", "bind_sources", "named_volumes", "host_namespaces",
 		"cap_add", "devices", "security_opt", "masked_paths", "sysctls", "cgroup_parent", "runtimes",
-		"group_add", "volumes_from", "user", "images", "plugin_privileges") {
+		"group_add", "volumes_from", "user", "images", "plugin_privileges", "links", "log_drivers") {
 		k, v := kv[0], kv[1]
 		key := what + "." + k.Value
 		switch k.Value {
@@ -386,6 +386,10 @@ func (p *parser) createRules(n *yaml.Node, profile string) filter.CreateRules {
 			r.Images = p.strings(v, key)
 		case "plugin_privileges":
 			r.PluginPrivileges = p.boolean(v, key)
+		case "links":
+			r.Links = p.boolean(v, key)
+		case "log_drivers":
+			r.LogDrivers = p.strings(v, key)
 		}
 	}
 	r.NoNamedVolumes = !namedVolumes

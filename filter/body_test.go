@@ -139,6 +139,9 @@ func TestJudgeCreate(t *testing.T) {
 		{"overlay volume from host directories", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"overlay","device":"overlay","o":"lowerdir=/etc:/tmp"}}}}]}}`, "volume type"},
 		{"proc volume", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"proc","device":"proc"}}}}]}}`, "volume type"},
 		{"bind volume with other options", CreateRules{BindSources: []string{"/srv/ci"}}, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"none","o":"bind,upperdir=/etc","device":"/srv/ci/x"}}}}]}}`, "bind volume option"},
+		{"links", safe, `{"Image":"x","HostConfig":{"Links":["db:db"]}}`, "links"},
+		{"syslog log driver", safe, `{"Image":"x","HostConfig":{"LogConfig":{"Type":"syslog","Config":{"syslog-address":"unix:///run/x.sock"}}}}`, "log driver"},
+		{"journald log driver", safe, `{"Image":"x","HostConfig":{"LogConfig":{"Type":"journald"}}}`, ""},
 		{"tmpfs volume", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"tmpfs","device":"tmpfs","o":"size=1m,uid=1000"}}}}]}}`, ""},
 	}
 	for _, c := range cases {
@@ -217,6 +220,8 @@ func TestJudgeService(t *testing.T) {
 		{"seccomp unconfined", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"Seccomp":{"Mode":"unconfined"}}}}}`, "security options"},
 		{"apparmor disabled", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"AppArmor":{"Mode":"disabled"}}}}}`, "security options"},
 		{"selinux disabled", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"SELinuxContext":{"Disable":true}}}}}`, "security options"},
+		{"selinux type", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"SELinuxContext":{"Type":"spc_t"}}}}}`, "security options"},
+		{"gelf log driver", `{"TaskTemplate":{"ContainerSpec":{"Image":"x"},"LogDriver":{"Name":"gelf"}}}`, "log driver"},
 		{"sysctls", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Sysctls":{"a":"b"}}}}`, "sysctls"},
 		{"host network", `{"TaskTemplate":{"ContainerSpec":{"Image":"x"},"Networks":[{"Target":"host"}]}}`, "host network"},
 		{"plugin", `{"TaskTemplate":{"PluginSpec":{"Name":"p"}}}`, "plugin"},

@@ -326,10 +326,11 @@ func (p *Policy) JudgeBody(d *Decision, body []byte, resolve HostPathResolver) e
 
 // JudgeQuery checks the query of an allowed request whose operation takes
 // settings there that the body rules govern: ImageBuild's network mode
-// and cgroup parent apply to every build step. A query that does not
+// and cgroup parent apply to every build step; ServiceUpdate's rollback
+// applies a spec the rules never saw. A query that does not
 // parse is refused: the engine and the filter might read it differently.
 func (p *Policy) JudgeQuery(d *Decision, rawQuery string) error {
-	if d.Route == nil || d.Route.Operation != "ImageBuild" {
+	if d.Route == nil || (d.Route.Operation != "ImageBuild" && d.Route.Operation != "ServiceUpdate") {
 		return nil
 	}
 	q, err := url.ParseQuery(rawQuery)
@@ -339,6 +340,14 @@ func (p *Policy) JudgeQuery(d *Decision, rawQuery string) error {
 	prof := p.profiles[d.Profile]
 	if prof == nil {
 		return refuse("no profile")
+	}
+	if d.Route.Operation == "ServiceUpdate" {
+		// A rollback restores an earlier spec, which this body does not
+		// carry and the rules cannot see.
+		if q.Get("rollback") != "" {
+			return refuse("service rollback is not allowed")
+		}
+		return nil
 	}
 	switch mode := q.Get("networkmode"); mode {
 	case "", "default", "bridge", "none":

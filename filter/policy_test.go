@@ -262,3 +262,14 @@ func TestJudgeQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestJudgeQueryServiceRollback(t *testing.T) {
+	policy := onePolicy(t, []string{"ServiceUpdate"}, nil)
+	d := policy.DecideRequest(Peer{}, "POST", "/v1.41/services/s/update", 10)
+	if err := policy.JudgeQuery(&d, "version=3&rollback=previous"); err == nil || !strings.Contains(err.Error(), "rollback") {
+		t.Errorf("rollback: %v", err)
+	}
+	if err := policy.JudgeQuery(&d, "version=3"); err != nil {
+		t.Errorf("plain update: %v", err)
+	}
+}

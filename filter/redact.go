@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -93,25 +94,45 @@ func (v *View) RewriteInspect(body []byte) (out []byte, hidden bool, err error) 
 	return append(out, '\n'), false, nil
 }
 
-// RewriteList drops the containers the view hides from a ContainerList
-// answer.
-func (v *View) RewriteList(body []byte) ([]byte, error) {
-	var list []map[string]any
-	if err := decodeJSON(body, &list); err != nil {
-		return nil, err
+// FilterList copies a ContainerList answer from src to dst, one
+// container at a time, without those the view hides. Memory stays that of
+// one entry, however long the list.
+func (v *View) FilterList(dst io.Writer, src io.Reader) error {
+	dec := json.NewDecoder(src)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return fmt.Errorf("engine answer is not a JSON list (%v)", err)
 	}
-	kept := make([]map[string]any, 0, len(list))
-	for _, c := range list {
-		labels, _ := c["Labels"].(map[string]any)
-		if v.visible(labels) {
-			kept = append(kept, c)
+	if _, err := io.WriteString(dst, "["); err != nil {
+		return err
+	}
+	first := true
+	for dec.More() {
+		var entry json.RawMessage
+		if err := dec.Decode(&entry); err != nil {
+			return fmt.Errorf("engine answer: %w", err)
+		}
+		var c struct{ Labels map[string]any }
+		if err := json.Unmarshal(entry, &c); err != nil {
+			return fmt.Errorf("engine answer: %w", err)
+		}
+		if !v.visible(c.Labels) {
+			continue
+		}
+		if !first {
+			if _, err := io.WriteString(dst, ","); err != nil {
+				return err
+			}
+		}
+		first = false
+		if _, err := dst.Write(entry); err != nil {
+			return err
 		}
 	}
-	out, err := json.Marshal(kept)
-	if err != nil {
-		return nil, fmt.Errorf("re-encode the answer: %w", err)
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("engine answer: %w", err)
 	}
-	return append(out, '\n'), nil
+	_, err := io.WriteString(dst, "]\n")
+	return err
 }
 
 // EventVisible reports whether an event (one JSON object of the events

@@ -58,10 +58,11 @@ func TestViewListAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := v.RewriteList([]byte(`[{"Id":"a","Labels":{"traefik.enable":"true"}},{"Id":"b","Labels":{}},{"Id":"c"}]`))
-	if err != nil {
+	var buf strings.Builder
+	if err := v.FilterList(&buf, strings.NewReader(`[{"Id":"a","Labels":{"traefik.enable":"true"}},{"Id":"b","Labels":{}},{"Id":"c"}]`)); err != nil {
 		t.Fatal(err)
 	}
+	out := []byte(buf.String())
 	var list []struct{ Id string }
 	if err := json.Unmarshal(out, &list); err != nil || len(list) != 1 || list[0].Id != "a" {
 		t.Errorf("list %s (%v), want only a", out, err)
@@ -82,6 +83,10 @@ func TestViewListAndEvents(t *testing.T) {
 		if got := v.EventVisible([]byte(e.event)); got != e.shown {
 			t.Errorf("EventVisible(%s) = %v, want %v", e.event, got, e.shown)
 		}
+	}
+	buf.Reset()
+	if err := v.FilterList(&buf, strings.NewReader(`{"message":"x"}`)); err == nil {
+		t.Error("FilterList accepted an answer that is not a list")
 	}
 	if _, err := ParseLabelRule("=x"); err == nil {
 		t.Error("ParseLabelRule accepted an empty key")

@@ -38,6 +38,9 @@ type CreateRules struct {
 	NonRootUser    bool     // the container must run as a user other than root
 	Images         []string // image reference patterns (path.Match); empty allows any
 
+	Links      bool     // legacy links, which copy the linked container's environment
+	LogDrivers []string // log drivers beyond the local ones (json-file, local, journald, none)
+
 	// PluginPrivileges lets PluginPull and PluginUpgrade grant a plugin
 	// the privileges it asks for (host network, mounts, devices,
 	// capabilities) and PluginSet change its settings.
@@ -143,7 +146,24 @@ func (r *CreateRules) JudgeCreate(req *container.CreateRequest, resolve HostPath
 	if len(hc.GroupAdd) > 0 && !r.GroupAdd {
 		return refuse("additional groups are not allowed")
 	}
-	return nil
+	if len(hc.Links) > 0 && !r.Links {
+		return refuse("links to other containers are not allowed")
+	}
+	return r.judgeLogDriver(hc.LogConfig.Type)
+}
+
+// judgeLogDriver admits the drivers that write on the host only; the
+// others (syslog, gelf, fluentd, ...) make the engine, as root, connect
+// wherever their options say.
+func (r *CreateRules) judgeLogDriver(driver string) error {
+	switch driver {
+	case "", "json-file", "local", "journald", "none":
+		return nil
+	}
+	if slices.Contains(r.LogDrivers, driver) {
+		return nil
+	}
+	return refuse("log driver %q is not allowed", driver)
 }
 
 func (r *CreateRules) judgeImage(image string) error {
@@ -380,8 +400,13 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, resolve HostPathReso
 	if p := cs.Privileges; p != nil && !r.SecurityOpt {
 		if (p.Seccomp != nil && p.Seccomp.Mode != swarm.SeccompModeDefault) ||
 			(p.AppArmor != nil && p.AppArmor.Mode != swarm.AppArmorModeDefault) ||
-			(p.SELinuxContext != nil && p.SELinuxContext.Disable) {
-			return refuse("weakened security options are not allowed")
+			(p.SELinuxContext != nil && *p.SELinuxContext != swarm.SELinuxContext{}) {
+			return refuse("security options other than the defaults are not allowed")
+		}
+	}
+	if tt.LogDriver != nil {
+		if err := r.judgeLogDriver(tt.LogDriver.Name); err != nil {
+			return err
 		}
 	}
 	if !r.HostNamespaces {
@@ -418,11 +443,12 @@ func (r *CreateRules) Describe() string {
 	return fmt.Sprintf("privileged %s; bind sources: %s; named volumes %s; host namespaces %s; "+
 		"added capabilities: %s; devices %s; weakened security options %s; masked path overrides %s; "+
 		"sysctls %s; cgroup parent %s; runtimes: %s; added groups %s; volumes from %s; user: %s; images: %s; "+
-		"plugin privileges %s",
+		"links %s; extra log drivers: %s; plugin privileges %s",
 		yesNo(r.Privileged), list(r.BindSources, "none"), yesNo(!r.NoNamedVolumes), yesNo(r.HostNamespaces),
 		list(r.CapAdd, "none"), yesNo(r.Devices), yesNo(r.SecurityOpt), yesNo(r.MaskedPaths),
 		yesNo(r.Sysctls), yesNo(r.CgroupParent), list(r.Runtimes, "default only"), yesNo(r.GroupAdd),
-		yesNo(r.VolumesFrom), user, list(r.Images, "any"), yesNo(r.PluginPrivileges))
+		yesNo(r.VolumesFrom), user, list(r.Images, "any"), yesNo(r.Links), list(r.LogDrivers, "none"),
+		yesNo(r.PluginPrivileges))
 }
 
 // Describe lists the exec rules in force, for explain.

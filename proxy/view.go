@@ -12,19 +12,26 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 )
 
-// maxViewed bounds an answer read whole to be rewritten (a container list,
-// an inspect), and one event of the events stream.
+// maxViewed bounds an inspect answer read whole to be rewritten, and one
+// event of the events stream.
 const maxViewed = 32 << 20
 
-// relayViewed applies a profile's view to an answer: redacted or hidden
-// containers in inspect and list answers, read whole and re-encoded with
-// a new Content-Length; hidden containers' events dropped from the stream
-// as it flows.
+// relayViewed applies a profile's view to an answer: an inspect read
+// whole, redacted or hidden, re-encoded with a new Content-Length; lists
+// and events filtered as they stream, one container or event at a time,
+// so that no answer's size is bounded by the filter's memory.
 func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *filter.View, d *filter.Decision) (int, error) {
-	if d.Route.Operation == "SystemEvents" {
+	switch d.Route.Operation {
+	case "SystemEvents", "ContainerList":
 		copyHeader(w.Header(), resp.Header)
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
+		if d.Route.Operation == "ContainerList" {
+			if err := view.FilterList(w, resp.Body); err != nil {
+				return resp.StatusCode, fmt.Errorf("%w: %w", errUpstreamCut, err)
+			}
+			return resp.StatusCode, nil
+		}
 		return resp.StatusCode, p.relayEvents(w, resp.Body, view)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxViewed+1))
@@ -45,8 +52,6 @@ func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *fi
 			writeJSONError(w, http.StatusNotFound, "No such container: "+name)
 			return http.StatusNotFound, nil
 		}
-	case "ContainerList":
-		out, err = view.RewriteList(body)
 	default:
 		out = body
 	}
