@@ -64,3 +64,48 @@ func TestCreateRefusals(t *testing.T) {
 		t.Error("Open accepted a group that does not exist")
 	}
 }
+
+// TestMaxConnsPerUID: connections over a uid's bound are closed at accept,
+// and a closed connection frees its place.
+func TestMaxConnsPerUID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ls, _, err := Open(Config{Path: path, Mode: 0o600, MaxConnsPerUID: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ls[0]
+	defer l.Close()
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	dial()
+	dial()
+	first, second := <-accepted, <-accepted
+	third := dial()
+	// The third is closed by the listener: the client reads EOF.
+	if n, err := third.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("third connection read %d bytes, want EOF", n)
+	}
+	first.Close()
+	dial()
+	if c := <-accepted; c == nil {
+		t.Fatal("no connection accepted after one closed")
+	}
+	second.Close()
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -26,8 +27,12 @@ type Config struct {
 	Group string // name or numeric gid; empty keeps the daemon's group
 
 	// Log receives connections refused because their credentials could
-	// not be read. Nil discards them.
+	// not be read or their uid holds too many. Nil discards them.
 	Log *slog.Logger
+
+	// MaxConnsPerUID bounds the connections one uid may hold open at
+	// once; beyond it new ones are closed at accept. 0 means no bound.
+	MaxConnsPerUID int
 }
 
 // Open returns the sockets systemd passed (LISTEN_FDS), or else one it
@@ -36,7 +41,7 @@ func Open(cfg Config) (ls []*Listener, activated bool, err error) {
 	files := activation.Files(true)
 	if len(files) > 0 {
 		for _, f := range files {
-			l, err := fromFile(f, cfg.Log)
+			l, err := fromFile(f, cfg)
 			if err != nil {
 				for _, o := range ls {
 					o.Close()
@@ -54,7 +59,7 @@ func Open(cfg Config) (ls []*Listener, activated bool, err error) {
 	return []*Listener{l}, false, nil
 }
 
-func fromFile(f *os.File, log *slog.Logger) (*Listener, error) {
+func fromFile(f *os.File, cfg Config) (*Listener, error) {
 	defer f.Close()
 	nl, err := net.FileListener(f)
 	if err != nil {
@@ -67,7 +72,7 @@ func fromFile(f *os.File, log *slog.Logger) (*Listener, error) {
 	}
 	// systemd owns the path; closing our copy must not unlink it.
 	ul.SetUnlinkOnClose(false)
-	return &Listener{ul: ul, log: log}, nil
+	return newListener(ul, cfg), nil
 }
 
 // create makes the socket at cfg.Path. It refuses a path another server
@@ -98,7 +103,7 @@ func create(cfg Config) (*Listener, error) {
 		return nil, err
 	}
 	ul.SetUnlinkOnClose(true)
-	return &Listener{ul: ul, log: cfg.Log}, nil
+	return newListener(ul, cfg), nil
 }
 
 // setOwnership applies group and mode to the socket file without
@@ -173,8 +178,41 @@ func LookupGroup(name string) (uint32, error) {
 
 // Listener accepts connections and reads each one's peer credentials.
 type Listener struct {
-	ul  *net.UnixListener
-	log *slog.Logger
+	ul     *net.UnixListener
+	log    *slog.Logger
+	maxUID int
+
+	mu     sync.Mutex
+	perUID map[uint32]int
+}
+
+func newListener(ul *net.UnixListener, cfg Config) *Listener {
+	return &Listener{ul: ul, log: cfg.Log, maxUID: cfg.MaxConnsPerUID, perUID: make(map[uint32]int)}
+}
+
+// admit counts a connection for its uid, or refuses it over the bound.
+func (l *Listener) admit(uid uint32) bool {
+	if l.maxUID <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perUID[uid] >= l.maxUID {
+		return false
+	}
+	l.perUID[uid]++
+	return true
+}
+
+func (l *Listener) release(uid uint32) {
+	if l.maxUID <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perUID[uid]--; l.perUID[uid] <= 0 {
+		delete(l.perUID, uid)
+	}
 }
 
 // Accept waits for the next connection. Its credentials are read at once;
@@ -193,7 +231,17 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		return &Conn{UnixConn: c, Creds: creds}, nil
+		if !l.admit(creds.UID) {
+			c.Close()
+			if l.log != nil {
+				l.log.Warn("connection refused: too many open connections for this uid",
+					"uid", creds.UID, "pid", creds.PID, "max", l.maxUID)
+			}
+			continue
+		}
+		conn := &Conn{UnixConn: c, Creds: creds}
+		conn.onClose = func() { l.release(creds.UID) }
+		return conn, nil
 	}
 }
 
@@ -207,4 +255,18 @@ func (l *Listener) Addr() net.Addr { return l.ul.Addr() }
 type Conn struct {
 	*net.UnixConn
 	Creds Creds
+
+	closeOnce sync.Once
+	onClose   func()
+}
+
+// Close closes the connection and releases its place in its uid's count.
+func (c *Conn) Close() error {
+	err := c.UnixConn.Close()
+	c.closeOnce.Do(func() {
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
+	return err
 }

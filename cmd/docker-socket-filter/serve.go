@@ -34,6 +34,7 @@ type serveFlags struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	maxBody         int64
+	maxConnsPerUID  int
 }
 
 func parseServeFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) (*serveFlags, error) {
@@ -55,6 +56,7 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	fs.StringVar(&f.policy, "policy", defaultPolicyPath, "policy `file`; empty, or the default file missing: the environment variables make the policy")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", levelDefault, "log level: debug, info, warn, error; LOG_LEVEL also sets it")
+	fs.IntVar(&f.maxConnsPerUID, "max-conns-per-uid", 512, "connections one uid may hold open at once; 0 for no bound")
 	fs.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBody, "largest request body read whole to be judged (bytes); larger ones get 413")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
 	if err := fs.Parse(args); err != nil {
@@ -160,6 +162,7 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	}
 	lns, activated, err := listener.Open(listener.Config{
 		Path: f.listen, Mode: fs.FileMode(mode), Group: f.listenGroup, Log: log,
+		MaxConnsPerUID: f.maxConnsPerUID,
 	})
 	if err != nil {
 		return err
