@@ -316,3 +316,32 @@ func TestCreateBodyOfOlderClients(t *testing.T) {
 		}
 	}
 }
+
+func TestJudgeExisting(t *testing.T) {
+	safe := CreateRules{}
+	cases := []struct {
+		name string
+		hc   string
+		want string
+	}{
+		{"engine defaults of a plain container", `{"NetworkMode":"none","IpcMode":"private","CgroupnsMode":"host","Runtime":"runc","LogConfig":{"Type":"json-file"},"MaskedPaths":["/proc/kcore"],"ReadonlyPaths":["/proc/sys"]}`, ""},
+		{"host bind", `{"Binds":["/etc:/host"],"CgroupnsMode":"host"}`, "may not use"},
+		{"privileged", `{"Privileged":true,"MaskedPaths":[]}`, "may not use"},
+		{"unmasked", `{"MaskedPaths":[]}`, "masked"},
+		{"host pid", `{"PidMode":"host"}`, "PidMode"},
+	}
+	for _, c := range cases {
+		var hc container.HostConfig
+		if err := DecodeBody([]byte(c.hc), &hc); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		err := safe.JudgeExisting(&hc, resolveFake)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

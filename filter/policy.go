@@ -264,6 +264,30 @@ func (p *Policy) BodyRules(profile, op string) string {
 	return prof.Create.Describe()
 }
 
+// TargetsContainer reports operations that hand the caller an existing
+// container's reach: running code in it, reading or writing its files,
+// its stdin, starting it. The container named in the path is judged with
+// JudgeTarget before they are forwarded.
+func TargetsContainer(op string) bool {
+	switch op {
+	case "ContainerExec", "PutContainerArchive", "ContainerArchive", "ContainerArchiveInfo",
+		"ContainerExport", "ContainerAttach", "ContainerAttachWebsocket", "ContainerStart":
+		return true
+	}
+	return false
+}
+
+// JudgeTarget checks the target of an operation TargetsContainer: its
+// host config, as the engine's inspect shows it, against the profile's
+// create rules.
+func (p *Policy) JudgeTarget(d *Decision, hc *container.HostConfig, resolve HostPathResolver) error {
+	prof := p.profiles[d.Profile]
+	if prof == nil {
+		return refuse("no profile")
+	}
+	return prof.Create.JudgeExisting(hc, resolve)
+}
+
 // JudgesBody reports whether an operation's request body is judged by
 // profile rules; the proxy then reads it whole before deciding.
 func JudgesBody(op string) bool {

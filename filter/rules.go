@@ -87,6 +87,42 @@ func (r *CreateRules) JudgeCreate(req *container.CreateRequest, resolve HostPath
 	if hc == nil {
 		return nil
 	}
+	return r.judgeHostConfig(hc, resolve)
+}
+
+// JudgeExisting checks a container that already exists, as its inspect
+// shows it, before a profile may exec into it, read or write its files,
+// attach to it or start it: through those, the container's privileges
+// and host mounts would be the caller's. Only what reaches the host
+// counts here; image and user rules are about creating.
+func (r *CreateRules) JudgeExisting(hc *container.HostConfig, resolve HostPathResolver) error {
+	if hc == nil {
+		return nil
+	}
+	// An inspect shows the engine's defaults filled in: the host cgroup
+	// namespace on cgroup v1 hosts, the runc runtime, the default masked
+	// and read-only paths. Only an emptied list is an override there.
+	seen := *hc
+	if seen.CgroupnsMode == "host" {
+		seen.CgroupnsMode = ""
+	}
+	if seen.Runtime == "runc" {
+		seen.Runtime = ""
+	}
+	if len(seen.MaskedPaths) > 0 {
+		seen.MaskedPaths = nil
+	}
+	if len(seen.ReadonlyPaths) > 0 {
+		seen.ReadonlyPaths = nil
+	}
+	if err := r.judgeHostConfig(&seen, resolve); err != nil {
+		return fmt.Errorf("the container was created with what this profile may not use: %w", err)
+	}
+	return nil
+}
+
+// judgeHostConfig checks what in a host config reaches the host.
+func (r *CreateRules) judgeHostConfig(hc *container.HostConfig, resolve HostPathResolver) error {
 	if hc.Privileged && !r.Privileged {
 		return refuse("privileged containers are not allowed")
 	}

@@ -276,3 +276,30 @@ func TestCLIBodyRules(t *testing.T) {
 		}
 	}
 }
+
+// TestExistingContainersFollowCreateRules: a profile may not exec into,
+// copy from or attach to a container it could not have created itself,
+// here one an admin started with a host directory mounted.
+func TestExistingContainersFollowCreateRules(t *testing.T) {
+	e := testEnv(t)
+	hostDir := shortTempDir(t)
+	if err := os.WriteFile(filepath.Join(hostDir, "secret"), []byte("host secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	admins := runContainer(t, e, "-v", hostDir+":/host:ro", e.image, "sleep", "300")
+	plain := runContainer(t, e, e.image, "sleep", "300")
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1", "EXEC=1", "ALLOW_ARCHIVE=1"}})
+	host := fmtHost(f.sock)
+	if out := mustCLI(t, host, "exec", plain, "echo", "plain"); out != "plain\n" {
+		t.Errorf("exec into a plain container printed %q", out)
+	}
+	for _, args := range [][]string{
+		{"exec", admins, "cat", "/host/secret"},
+		{"cp", admins + ":/host/secret", filepath.Join(shortTempDir(t), "out")},
+	} {
+		out, errOut, err := cli(t, host, nil, args...)
+		if err == nil || strings.Contains(out, "host secret") || !strings.Contains(errOut, "was created with what this profile may not use") {
+			t.Errorf("docker %v: err %v, stdout %q, stderr %q; want a refusal", args, err, out, errOut)
+		}
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 )
@@ -174,6 +176,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if d.Allow && filter.TargetsContainer(d.Route.Operation) {
+		p.judgeTarget(r, policy, &d)
+	}
 	var judged []byte
 	if d.Allow && filter.JudgesBody(d.Route.Operation) {
 		judged = p.judgeBody(r, policy, &d)
@@ -275,6 +280,45 @@ func (p *Proxy) judgeBody(r *http.Request, policy *filter.Policy, d *filter.Deci
 		return refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
 	}
 	return body
+}
+
+// judgeTarget inspects the container an operation would reach into and
+// judges its host config against the profile's create rules: a profile
+// may not exec into, copy from or attach to a container it could not have
+// created. A container the engine does not know passes, to get the
+// engine's own 404.
+func (p *Proxy) judgeTarget(r *http.Request, policy *filter.Policy, d *filter.Decision) {
+	refuse := func(status int, reason string) {
+		d.Allow, d.Status, d.Reason = false, status, reason
+	}
+	name := d.Target.Segments[1]
+	req, err := http.NewRequestWithContext(r.Context(), "GET", "http://docker/containers/"+name+"/json", nil)
+	if err != nil {
+		refuse(http.StatusBadGateway, "cannot inspect the target container: "+err.Error())
+		return
+	}
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		refuse(http.StatusBadGateway, "cannot inspect the target container: "+unwrapOpError(err).Error())
+		return
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return
+	default:
+		refuse(http.StatusBadGateway, fmt.Sprintf("cannot inspect the target container: engine answered %d", resp.StatusCode))
+		return
+	}
+	var info struct{ HostConfig *container.HostConfig }
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxViewed)).Decode(&info); err != nil {
+		refuse(http.StatusBadGateway, "cannot read the target container's inspect: "+err.Error())
+		return
+	}
+	if err := policy.JudgeTarget(d, info.HostConfig, resolveHostPath); err != nil {
+		refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
+	}
 }
 
 // resolveHostPath resolves a host path's symbolic links as the engine
