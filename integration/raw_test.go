@@ -279,3 +279,22 @@ func TestNoProfileClosesConnection(t *testing.T) {
 		t.Errorf("connection still open after a denial to a peer with no profile (read: %v)", err)
 	}
 }
+
+// TestHalfClosedClientGetsItsAnswer: a client that half-closes after its
+// request (printf ... | socat) still gets the engine's answer, as it does
+// from the engine directly.
+func TestHalfClosedClientGetsItsAnswer(t *testing.T) {
+	e := testEnv(t)
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1"}})
+	for _, sock := range []string{e.engineSock, f.sock} {
+		c := dial(t, sock)
+		io.WriteString(c, "GET /v1.41/containers/json HTTP/1.0\r\nHost: d\r\n\r\n")
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		resp := readResponses(t, bufio.NewReader(c), 1, "GET")[0]
+		if body := bodyOf(t, resp); resp.StatusCode != 200 || !strings.HasPrefix(body, "[") {
+			t.Errorf("via %s: %d %q, want the container list", sock, resp.StatusCode, body)
+		}
+	}
+}

@@ -292,7 +292,9 @@ func (p *Proxy) judgeTarget(r *http.Request, policy *filter.Policy, d *filter.De
 		d.Allow, d.Status, d.Reason = false, status, reason
 	}
 	name := d.Target.Segments[1]
-	req, err := http.NewRequestWithContext(r.Context(), "GET", "http://docker/containers/"+name+"/json", nil)
+	// Not the request's context: it ends when a client half-closes right
+	// after an attach request, which must still be judged and served.
+	req, err := http.NewRequestWithContext(p.watches, "GET", "http://docker/containers/"+name+"/json", nil)
 	if err != nil {
 		refuse(http.StatusBadGateway, "cannot inspect the target container: "+err.Error())
 		return
@@ -351,15 +353,21 @@ func resolveHostPath(p string) (string, error) {
 // forward sends an allowed request to the engine and relays the answer.
 // A judged body is sent as the bytes that were judged.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, policy *filter.Policy, d *filter.Decision, judged []byte) (int, error) {
-	ctx := r.Context()
-	if d.Route.Watch {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(p.watches, cancel)()
-	}
 	if d.Route.Hijack {
 		return p.forwardHijack(w, r, d)
+	}
+	// The request's context ends when the client half-closes after its
+	// request (printf ... | socat), not only when it goes away. A bounded
+	// answer is fetched regardless; a client that is gone shows as a
+	// failed write. Open-ended streams do follow the request's context,
+	// since a quiet one would otherwise outlive its client, and end at
+	// shutdown.
+	ctx := context.WithoutCancel(r.Context())
+	if d.Route.Watch {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(p.watches, cancel)()
 	}
 	out, err := p.outbound(ctx, r, d, false)
 	if err != nil {
@@ -377,7 +385,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, policy *filter.P
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 499, fmt.Errorf("client gone: %w", err)
+			// Said explicitly: left unwritten, the answer would be an
+			// empty 200 to a client that only half-closed.
+			writeJSONError(w, http.StatusServiceUnavailable, "docker-socket-filter: request ended: the client closed its side before the answer")
+			return http.StatusServiceUnavailable, fmt.Errorf("client gone: %w", err)
 		}
 		if body != nil && body.err != nil {
 			// The client's framing broke, not the engine.
