@@ -135,6 +135,8 @@ func TestJudgeCreate(t *testing.T) {
 		{"ci: leading zeros", ci, `{"Image":"dsf-test:latest","User":"00","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
 		{"ci: a name may be uid 0", ci, `{"Image":"dsf-test:latest","User":"ci","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
 		{"ci: gid 0", ci, `{"Image":"dsf-test:latest","User":"1000:0","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, "non-root"},
+		{"ci: no-new-privileges turned off again", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"SecurityOpt":["no-new-privileges","no-new-privileges=false"]}}`, "no-new-privileges"},
+		{"ci: no-new-privileges=1", ci, `{"Image":"dsf-test:latest","User":"1000","HostConfig":{"SecurityOpt":["no-new-privileges=1"]}}`, ""},
 		{"ci: uid and gid", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`, ""},
 		{"overlay volume from host directories", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"overlay","device":"overlay","o":"lowerdir=/etc:/tmp"}}}}]}}`, "volume type"},
 		{"proc volume", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"proc","device":"proc"}}}}]}}`, "volume type"},

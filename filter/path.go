@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -128,4 +129,17 @@ func isAPIVersion(v string) bool {
 		}
 	}
 	return true
+}
+
+// WithSegment returns the target with one unversioned segment replaced
+// (a container name by the id it resolves to), its Path rebuilt. The
+// value must itself be a canonical segment.
+func (t Target) WithSegment(i int, value string) Target {
+	segs := slices.Clone(t.Segments)
+	segs[i] = value
+	path := "/" + strings.Join(segs, "/")
+	if t.Version != "" {
+		path = "/v" + t.Version + path
+	}
+	return Target{Version: t.Version, Segments: segs, Path: path}
 }

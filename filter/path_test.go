@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -81,5 +82,25 @@ func TestParsePath(t *testing.T) {
 					tt.in, got.Version, got.Segments, got.Path, tt.version, tt.segs, tt.path)
 			}
 		})
+	}
+}
+
+func TestWithSegment(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/v1.41/containers/web/exec", "/v1.41/containers/" + strings.Repeat("a", 64) + "/exec"},
+		{"/containers/web/start", "/containers/" + strings.Repeat("a", 64) + "/start"},
+	} {
+		target, err := ParsePath(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := target.WithSegment(1, strings.Repeat("a", 64))
+		if got.Path != c.want || got.Segments[1] != strings.Repeat("a", 64) || target.Segments[1] != "web" {
+			t.Errorf("WithSegment(%q) = %+v; original now %v", c.in, got, target.Segments)
+		}
+		again, err := ParsePath(got.Path)
+		if err != nil || again.Path != got.Path {
+			t.Errorf("rebuilt path %q does not parse back: %v", got.Path, err)
+		}
 	}
 }

@@ -265,16 +265,26 @@ func (p *Policy) BodyRules(profile, op string) string {
 }
 
 // TargetsContainer reports operations that hand the caller an existing
-// container's reach: running code in it, reading or writing its files,
-// its stdin, starting it. The container named in the path is judged with
+// container's reach: running code in it, reading, writing or committing
+// its files, its stdin, starting or restarting it. The container named in the path is judged with
 // JudgeTarget before they are forwarded.
 func TargetsContainer(op string) bool {
 	switch op {
 	case "ContainerExec", "PutContainerArchive", "ContainerArchive", "ContainerArchiveInfo",
-		"ContainerExport", "ContainerAttach", "ContainerAttachWebsocket", "ContainerStart":
+		"ContainerExport", "ContainerAttach", "ContainerAttachWebsocket", "ContainerStart",
+		"ContainerRestart", "ImageCommit":
 		return true
 	}
 	return false
+}
+
+// TargetQueryKey is the query parameter that names an operation's target
+// container, for operations that do not name it in the path.
+func TargetQueryKey(op string) string {
+	if op == "ImageCommit" {
+		return "container"
+	}
+	return ""
 }
 
 // JudgeTarget checks the target of an operation TargetsContainer: its

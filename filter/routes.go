@@ -76,7 +76,8 @@ type Route struct {
 
 	// Explicit marks writes that carry privilege the body rules cannot
 	// fully bound (updating a container's resources, services, plugins
-	// with the privileges they ask for). Like sensitive reads, no group
+	// with the privileges they ask for, BuildKit's session and gRPC API,
+	// whose builds may ask for the host's network). Like sensitive reads, no group
 	// grants them: only their own id.
 	Explicit bool
 
@@ -222,8 +223,8 @@ func engineRoutes() []Route {
 		{"DELETE", "/configs/{id}", "ConfigDelete", SectionConfigs, 0},
 		{"POST", "/configs/{id}/update", "ConfigUpdate", SectionConfigs, body},
 		{"GET", "/distribution/{name*}/json", "DistributionInspect", SectionDistribution, 0},
-		{"POST", "/session", "Session", SectionSession, hijack | watch},
-		{"POST", "/grpc", "Grpc", SectionGrpc, hijack | watch},
+		{"POST", "/session", "Session", SectionSession, hijack | watch | expl},
+		{"POST", "/grpc", "Grpc", SectionGrpc, hijack | watch | expl},
 	}
 	routes := make([]Route, len(rows))
 	for i, r := range rows {

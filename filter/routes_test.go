@@ -398,7 +398,7 @@ func TestNoAmbiguousRoutes(t *testing.T) {
 
 func TestExplicitOperations(t *testing.T) {
 	table := newTable(t)
-	for _, op := range []string{"ContainerUpdate", "ServiceCreate", "ServiceUpdate", "PluginPull", "PluginSet", "PluginUpgrade", "PluginCreate"} {
+	for _, op := range []string{"ContainerUpdate", "ServiceCreate", "ServiceUpdate", "PluginPull", "PluginSet", "PluginUpgrade", "PluginCreate", "Session", "Grpc"} {
 		r := table.Operation(op)
 		if r == nil || !r.Explicit {
 			t.Errorf("%s is not explicit", op)

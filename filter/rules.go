@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -80,7 +81,7 @@ func (r *CreateRules) JudgeCreate(req *container.CreateRequest, resolve HostPath
 			return refuse("the container must run as a numeric non-root uid[:gid] (User is %q)", req.Config.User)
 		}
 		// A setuid binary in the image would make the user root again.
-		if hc == nil || !slices.ContainsFunc(hc.SecurityOpt, isTighteningSecurityOpt) {
+		if hc == nil || !setsNoNewPrivileges(hc.SecurityOpt) {
 			return refuse("a non-root container must set no-new-privileges (--security-opt no-new-privileges)")
 		}
 	}
@@ -100,15 +101,16 @@ func (r *CreateRules) JudgeExisting(hc *container.HostConfig, resolve HostPathRe
 		return nil
 	}
 	// An inspect shows the engine's defaults filled in: the host cgroup
-	// namespace on cgroup v1 hosts, the runc runtime, the default masked
-	// and read-only paths. Only an emptied list is an override there.
+	// namespace on cgroup v1 hosts, the default masked and read-only
+	// paths. Only an emptied list is an override there.
 	seen := *hc
 	if seen.CgroupnsMode == "host" {
 		seen.CgroupnsMode = ""
 	}
-	if seen.Runtime == "runc" {
-		seen.Runtime = ""
-	}
+	// The runtime and log driver show the daemon's defaults, whatever
+	// they are; reaching into a container does not change either.
+	seen.Runtime = ""
+	seen.LogConfig = container.LogConfig{}
 	if len(seen.MaskedPaths) > 0 {
 		seen.MaskedPaths = nil
 	}
@@ -225,13 +227,38 @@ func (r *CreateRules) capAllowed(c string) bool {
 	return false
 }
 
-// isTighteningSecurityOpt accepts the options that only restrict.
+// isTighteningSecurityOpt accepts the options that only restrict: a
+// no-new-privileges that turns it on.
 func isTighteningSecurityOpt(o string) bool {
-	switch o {
-	case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
-		return true
+	on, ok := noNewPrivileges(o)
+	return ok && on
+}
+
+// noNewPrivileges reads a no-new-privileges option as the engine does:
+// bare, or with ":" or "=" and a boolean. ok is false for other options.
+func noNewPrivileges(o string) (on, ok bool) {
+	if o == "no-new-privileges" {
+		return true, true
 	}
-	return false
+	for _, sep := range []string{":", "="} {
+		if v, found := strings.CutPrefix(o, "no-new-privileges"+sep); found {
+			b, err := strconv.ParseBool(v)
+			return b && err == nil, true
+		}
+	}
+	return false, false
+}
+
+// setsNoNewPrivileges reports whether the options leave no-new-privileges
+// on: the engine applies them in order, so the last one decides.
+func setsNoNewPrivileges(opts []string) bool {
+	on := false
+	for _, o := range opts {
+		if v, ok := noNewPrivileges(o); ok {
+			on = v
+		}
+	}
+	return on
 }
 
 // isRootUser reports a user spec that may run as root. Only a plain

@@ -293,13 +293,32 @@ func TestExistingContainersFollowCreateRules(t *testing.T) {
 	if out := mustCLI(t, host, "exec", plain, "echo", "plain"); out != "plain\n" {
 		t.Errorf("exec into a plain container printed %q", out)
 	}
+	stopped := strings.TrimSpace(mustCLI(t, e.engineHost, "create", "--network", "none", "-v", hostDir+":/host:ro", e.image, "cat", "/host/secret"))
+	t.Cleanup(func() { cli(t, e.engineHost, nil, "rm", "-f", stopped) })
 	for _, args := range [][]string{
 		{"exec", admins, "cat", "/host/secret"},
+		{"exec", admins[:12], "cat", "/host/secret"},
 		{"cp", admins + ":/host/secret", filepath.Join(shortTempDir(t), "out")},
+		{"start", stopped},
+		{"restart", stopped},
 	} {
 		out, errOut, err := cli(t, host, nil, args...)
 		if err == nil || strings.Contains(out, "host secret") || !strings.Contains(errOut, "was created with what this profile may not use") {
 			t.Errorf("docker %v: err %v, stdout %q, stderr %q; want a refusal", args, err, out, errOut)
 		}
+	}
+	if state := mustCLI(t, e.engineHost, "inspect", "-f", "{{.State.StartedAt}}", stopped); !strings.HasPrefix(state, "0001-01-01") {
+		t.Errorf("the refused container was started at %s", state)
+	}
+	// Committing copies the container's files like an export.
+	g := startFilter(t, e, filterOpts{env: []string{"COMMIT=1", "POST=1", "CONTAINERS=1"}})
+	_, errOut, err := cli(t, fmtHost(g.sock), nil, "commit", admins, "dsf-stolen:latest")
+	if err == nil || !strings.Contains(errOut, "(ImageCommit) denied") {
+		t.Errorf("commit of the admin's container: err %v, stderr %q", err, errOut)
+	}
+	// A container that does not exist is answered by the filter itself.
+	_, errOut, err = cli(t, host, nil, "exec", "no-such-container-here", "true")
+	if err == nil || !strings.Contains(errOut, "No such container: no-such-container-here") {
+		t.Errorf("exec into a missing container: err %v, stderr %q", err, errOut)
 	}
 }

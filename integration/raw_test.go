@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeepAliveDecidesEachRequest sends an allowed request and then a
@@ -296,5 +297,40 @@ func TestHalfClosedClientGetsItsAnswer(t *testing.T) {
 		if body := bodyOf(t, resp); resp.StatusCode != 200 || !strings.HasPrefix(body, "[") {
 			t.Errorf("via %s: %d %q, want the container list", sock, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestGoneTunnelClientFreesItsSlot: a client killed during a silent attach
+// (its connection closed entirely, not half-closed) ends the session, and
+// its place under --max-conns-per-uid is given back.
+func TestGoneTunnelClientFreesItsSlot(t *testing.T) {
+	e := testEnv(t)
+	id := runContainer(t, e, "-i", e.image, "cat")
+	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1"}, args: []string{"--max-conns-per-uid", "1"}})
+	c := dial(t, f.sock)
+	// Output only: the engine ignores the client's side, so the client's
+	// EOF alone does not end the session.
+	fmt.Fprintf(c, "POST /v1.41/containers/%s/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n", id)
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "POST"})
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("attach: %v %v", resp, err)
+	}
+	// While the session holds the uid's one slot, another connection is
+	// refused at accept.
+	other := dial(t, f.sock)
+	io.WriteString(other, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(other), nil); err == nil {
+		t.Fatal("a second connection was served over --max-conns-per-uid 1")
+	}
+	c.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(f.logs.String(), "operation=ContainerAttach") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the attach session did not end within 30s of its client closing:\n%s", f.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status, _ := get(t, f.sock, "/_ping"); status != 200 {
+		t.Errorf("after the session ended, ping: %d", status)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestReadCreds connects to a listener in this process: the kernel's record
@@ -108,4 +109,25 @@ func TestMaxConnsPerUID(t *testing.T) {
 		t.Fatal("no connection accepted after one closed")
 	}
 	second.Close()
+}
+
+// TestRefusalsAreLoggedSparingly: a flood of refused connections gives one
+// warning per uid per interval, carrying the count.
+func TestRefusalsAreLoggedSparingly(t *testing.T) {
+	l := newListener(nil, Config{MaxConnsPerUID: 1})
+	start := time.Unix(1000, 0)
+	if n := l.refused(7, start); n != 1 {
+		t.Errorf("first refusal reports %d, want 1", n)
+	}
+	for i := range 99 {
+		if n := l.refused(7, start.Add(time.Duration(i)*time.Millisecond)); n != 0 {
+			t.Fatalf("refusal %d reported %d within the interval", i+2, n)
+		}
+	}
+	if n := l.refused(8, start); n != 1 {
+		t.Errorf("another uid's first refusal reports %d, want 1", n)
+	}
+	if n := l.refused(7, start.Add(refusalLogEvery)); n != 100 {
+		t.Errorf("after the interval, %d reported, want the 100 since the last report", n)
+	}
 }

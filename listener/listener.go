@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"golang.org/x/sys/unix"
@@ -184,10 +185,43 @@ type Listener struct {
 
 	mu     sync.Mutex
 	perUID map[uint32]int
+	// refusals counts refused connections per uid since the last
+	// warning about that uid, so that a flood makes one line per
+	// refusalLogEvery, not one per connection.
+	refusals map[uint32]*refusalCount
 }
 
+type refusalCount struct {
+	n      int
+	logged time.Time
+}
+
+// refusalLogEvery is the least time between two warnings about one uid's
+// refused connections.
+const refusalLogEvery = 10 * time.Second
+
 func newListener(ul *net.UnixListener, cfg Config) *Listener {
-	return &Listener{ul: ul, log: cfg.Log, maxUID: cfg.MaxConnsPerUID, perUID: make(map[uint32]int)}
+	return &Listener{ul: ul, log: cfg.Log, maxUID: cfg.MaxConnsPerUID,
+		perUID: make(map[uint32]int), refusals: make(map[uint32]*refusalCount)}
+}
+
+// refused notes a refused connection and tells how many to report now (0
+// while the uid was reported recently).
+func (l *Listener) refused(uid uint32, now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rc := l.refusals[uid]
+	if rc == nil {
+		rc = &refusalCount{}
+		l.refusals[uid] = rc
+	}
+	rc.n++
+	if now.Sub(rc.logged) < refusalLogEvery {
+		return 0
+	}
+	n := rc.n
+	rc.n, rc.logged = 0, now
+	return n
 }
 
 // admit counts a connection for its uid, or refuses it over the bound.
@@ -233,9 +267,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		if !l.admit(creds.UID) {
 			c.Close()
-			if l.log != nil {
-				l.log.Warn("connection refused: too many open connections for this uid",
-					"uid", creds.UID, "pid", creds.PID, "max", l.maxUID)
+			if n := l.refused(creds.UID, time.Now()); n > 0 && l.log != nil {
+				l.log.Warn("connections refused: too many open connections for this uid",
+					"uid", creds.UID, "pid", creds.PID, "max", l.maxUID, "refused", n)
 			}
 			continue
 		}

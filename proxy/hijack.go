@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 )
@@ -137,6 +140,7 @@ type closeWriter interface{ CloseWrite() error }
 // session, since nothing sent after it could be delivered.
 func (p *Proxy) splice(client net.Conn, clientR io.Reader, up *net.UnixConn, upR io.Reader) error {
 	inDone := make(chan error, 1)
+	outDone := make(chan struct{})
 	go func() {
 		bp := p.bufs.Get().(*[]byte)
 		defer p.bufs.Put(bp)
@@ -145,9 +149,16 @@ func (p *Proxy) splice(client net.Conn, clientR io.Reader, up *net.UnixConn, upR
 			err = cerr
 		}
 		inDone <- err
+		// The client's EOF may be a half-close or a client gone for
+		// good; only the latter must not hold the session open while
+		// the engine has nothing to say.
+		if err == nil {
+			watchHangup(client, outDone, func() { up.Close(); client.Close() })
+		}
 	}()
 	bp := p.bufs.Get().(*[]byte)
 	_, outErr := io.CopyBuffer(client, upR, *bp)
+	close(outDone)
 	p.bufs.Put(bp)
 	if cw, ok := client.(closeWriter); ok {
 		cw.CloseWrite()
@@ -163,4 +174,42 @@ func (p *Proxy) splice(client net.Conn, clientR io.Reader, up *net.UnixConn, upR
 		return fmt.Errorf("client to engine: %w", inErr)
 	}
 	return nil
+}
+
+// hangupPoll is how often a half-closed tunnel client is checked for
+// having gone away entirely.
+const hangupPoll = 5 * time.Second
+
+// watchHangup calls gone once the client has closed its connection
+// entirely (POLLHUP: both directions shut), checking until done closes.
+// A client that only shut its sending side stays.
+func watchHangup(c net.Conn, done <-chan struct{}, gone func()) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	t := time.NewTicker(hangupPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		hup := false
+		raw.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if n, err := unix.Poll(fds, 0); err == nil && n > 0 {
+				hup = fds[0].Revents&unix.POLLHUP != 0
+			}
+		})
+		if hup {
+			gone()
+			return
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,12 +177,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if d.Allow && filter.TargetsContainer(d.Route.Operation) {
-		p.judgeTarget(r, policy, &d)
-	}
 	var judged []byte
 	if d.Allow && filter.JudgesBody(d.Route.Operation) {
 		judged = p.judgeBody(r, policy, &d)
+	}
+	// Last, so that no client-paced read separates the inspect from the
+	// request it vouches for.
+	if d.Allow && filter.TargetsContainer(d.Route.Operation) {
+		p.judgeTarget(r, policy, &d)
 	}
 	var status int
 	var err error
@@ -284,43 +287,93 @@ func (p *Proxy) judgeBody(r *http.Request, policy *filter.Policy, d *filter.Deci
 
 // judgeTarget inspects the container an operation would reach into and
 // judges its host config against the profile's create rules: a profile
-// may not exec into, copy from or attach to a container it could not have
-// created. A container the engine does not know passes, to get the
-// engine's own 404.
+// may not exec into, copy from, commit, start or attach to a container it
+// could not have created. The request then names the container by the
+// full id the inspect returned, so that a rename or a new container
+// matching a name or id prefix in between cannot swap the target. A
+// container the engine does not know is answered 404 here.
 func (p *Proxy) judgeTarget(r *http.Request, policy *filter.Policy, d *filter.Decision) {
 	refuse := func(status int, reason string) {
 		d.Allow, d.Status, d.Reason = false, status, reason
 	}
-	name := d.Target.Segments[1]
-	// Not the request's context: it ends when a client half-closes right
-	// after an attach request, which must still be judged and served.
-	req, err := http.NewRequestWithContext(p.watches, "GET", "http://docker/containers/"+name+"/json", nil)
-	if err != nil {
-		refuse(http.StatusBadGateway, "cannot inspect the target container: "+err.Error())
+	key := filter.TargetQueryKey(d.Route.Operation)
+	var query url.Values
+	var name string
+	if key == "" {
+		name = d.Target.Segments[1]
+	} else {
+		var err error
+		if query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+			refuse(http.StatusBadRequest, "query: "+err.Error())
+			return
+		}
+		if name = query.Get(key); name == "" {
+			return // no container named: the engine refuses it
+		}
+	}
+	info, status, err := p.inspectContainer(name)
+	switch {
+	case err != nil:
+		refuse(status, "cannot inspect the target container: "+err.Error())
 		return
+	case status == http.StatusNotFound:
+		refuse(http.StatusNotFound, "No such container: "+name)
+		return
+	}
+	if err := policy.JudgeTarget(d, info.HostConfig, resolveHostPath); err != nil {
+		refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
+		return
+	}
+	if !isContainerID(info.ID) {
+		refuse(http.StatusBadGateway, "the engine's inspect gave no container id")
+		return
+	}
+	if key == "" {
+		d.Target = d.Target.WithSegment(1, info.ID)
+	} else {
+		query.Set(key, info.ID)
+		r.URL.RawQuery = query.Encode()
+	}
+}
+
+type containerInfo struct {
+	ID         string `json:"Id"`
+	HostConfig *container.HostConfig
+}
+
+// inspectContainer asks the engine about a container. Not under the
+// request's context: that ends when a client half-closes right after an
+// attach request, which must still be judged and served.
+func (p *Proxy) inspectContainer(name string) (*containerInfo, int, error) {
+	req, err := http.NewRequestWithContext(p.watches, "GET", "http://docker/containers/"+url.PathEscape(name)+"/json", nil)
+	if err != nil {
+		return nil, http.StatusBadGateway, err
 	}
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {
-		refuse(http.StatusBadGateway, "cannot inspect the target container: "+unwrapOpError(err).Error())
-		return
+		return nil, http.StatusBadGateway, unwrapOpError(err)
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
-		return
+		return nil, http.StatusNotFound, nil
 	default:
-		refuse(http.StatusBadGateway, fmt.Sprintf("cannot inspect the target container: engine answered %d", resp.StatusCode))
-		return
+		return nil, http.StatusBadGateway, fmt.Errorf("engine answered %d", resp.StatusCode)
 	}
-	var info struct{ HostConfig *container.HostConfig }
+	var info containerInfo
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxViewed)).Decode(&info); err != nil {
-		refuse(http.StatusBadGateway, "cannot read the target container's inspect: "+err.Error())
-		return
+		return nil, http.StatusBadGateway, fmt.Errorf("read the inspect: %w", err)
 	}
-	if err := policy.JudgeTarget(d, info.HostConfig, resolveHostPath); err != nil {
-		refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
+	return &info, http.StatusOK, nil
+}
+
+// isContainerID accepts the engine's full ids: 64 lower-case hex digits.
+func isContainerID(id string) bool {
+	if len(id) != 64 {
+		return false
 	}
+	return strings.Trim(id, "0123456789abcdef") == ""
 }
 
 // resolveHostPath resolves a host path's symbolic links as the engine
