@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -119,22 +120,13 @@ func (p *parser) mapping(n *yaml.Node, what string, known ...string) [][2]*yaml.
 			continue
 		}
 		seen[k.Value] = true
-		if known != nil && !contains(known, k.Value) {
+		if known != nil && !slices.Contains(known, k.Value) {
 			p.errorf(k, "%s: unknown key %q", what, k.Value)
 			continue
 		}
 		pairs = append(pairs, [2]*yaml.Node{k, v})
 	}
 	return pairs
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
@@ -315,7 +307,7 @@ func (p *parser) clients(n *yaml.Node) []clientAt {
 
 func (p *parser) hasKey(n *yaml.Node, keys ...string) bool {
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if contains(keys, n.Content[i].Value) {
+		if slices.Contains(keys, n.Content[i].Value) {
 			return true
 		}
 	}

@@ -202,11 +202,25 @@ func (p *Policy) Decide(peer Peer, method, escapedPath string) Decision {
 func (p *Policy) DecideRequest(peer Peer, method, escapedPath string, contentLength int64) Decision {
 	d := p.Decide(peer, method, escapedPath)
 	if d.Allow && !d.Route.Body && contentLength != 0 {
-		d.Allow = false
-		d.Status = http.StatusBadRequest
-		d.Reason = fmt.Sprintf("%s takes no request body, and this request carries one", d.Route.Operation)
+		d.Refuse(http.StatusBadRequest, fmt.Sprintf("%s takes no request body, and this request carries one", d.Route.Operation))
 	}
 	return d
+}
+
+// Refuse turns the decision into a denial answered with status.
+func (d *Decision) Refuse(status int, reason string) {
+	d.Allow, d.Status, d.Reason = false, status, reason
+}
+
+// RefuseFor turns the decision into a denial for an error of JudgeBody,
+// JudgeQuery or JudgeTarget: 400 for a request the filter cannot read the
+// way the engine would (ErrBody), 403 for what the profile's rules refuse.
+func (d *Decision) RefuseFor(err error) {
+	if errors.Is(err, ErrBody) {
+		d.Refuse(http.StatusBadRequest, err.Error())
+		return
+	}
+	d.Refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
 }
 
 // createBody is the container create request with the fields that

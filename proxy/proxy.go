@@ -171,10 +171,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Allow {
 		if err := policy.JudgeQuery(&d, r.URL.RawQuery); err != nil {
-			d.Allow, d.Status, d.Reason = false, http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err)
-			if errors.Is(err, filter.ErrBody) {
-				d.Status = http.StatusBadRequest
-			}
+			d.RefuseFor(err)
 		}
 	}
 	var judged []byte
@@ -265,22 +262,18 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 // cap, and judges it. A refusal turns the decision into a denial; what it
 // returns is exactly what was judged, to be forwarded as it is.
 func (p *Proxy) judgeBody(r *http.Request, policy *filter.Policy, d *filter.Decision) []byte {
-	refuse := func(status int, reason string) []byte {
-		d.Allow, d.Status, d.Reason = false, status, reason
-		return nil
-	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
 	switch {
 	case err != nil:
-		return refuse(http.StatusBadRequest, "cannot read the request body: "+err.Error())
+		d.Refuse(http.StatusBadRequest, "cannot read the request body: "+err.Error())
+		return nil
 	case int64(len(body)) > p.maxBody:
-		return refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", p.maxBody))
+		d.Refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", p.maxBody))
+		return nil
 	}
 	if err := policy.JudgeBody(d, body, resolveHostPath); err != nil {
-		if errors.Is(err, filter.ErrBody) {
-			return refuse(http.StatusBadRequest, err.Error())
-		}
-		return refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
+		d.RefuseFor(err)
+		return nil
 	}
 	return body
 }
@@ -293,9 +286,6 @@ func (p *Proxy) judgeBody(r *http.Request, policy *filter.Policy, d *filter.Deci
 // matching a name or id prefix in between cannot swap the target. A
 // container the engine does not know is answered 404 here.
 func (p *Proxy) judgeTarget(r *http.Request, policy *filter.Policy, d *filter.Decision) {
-	refuse := func(status int, reason string) {
-		d.Allow, d.Status, d.Reason = false, status, reason
-	}
 	key := filter.TargetQueryKey(d.Route.Operation)
 	var query url.Values
 	var name string
@@ -304,7 +294,7 @@ func (p *Proxy) judgeTarget(r *http.Request, policy *filter.Policy, d *filter.De
 	} else {
 		var err error
 		if query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
-			refuse(http.StatusBadRequest, "query: "+err.Error())
+			d.Refuse(http.StatusBadRequest, "query: "+err.Error())
 			return
 		}
 		if name = query.Get(key); name == "" {
@@ -314,18 +304,18 @@ func (p *Proxy) judgeTarget(r *http.Request, policy *filter.Policy, d *filter.De
 	info, status, err := p.inspectContainer(name)
 	switch {
 	case err != nil:
-		refuse(status, "cannot inspect the target container: "+err.Error())
+		d.Refuse(status, "cannot inspect the target container: "+err.Error())
 		return
 	case status == http.StatusNotFound:
-		refuse(http.StatusNotFound, "No such container: "+name)
+		d.Refuse(http.StatusNotFound, "No such container: "+name)
 		return
 	}
 	if err := policy.JudgeTarget(d, info.HostConfig, resolveHostPath); err != nil {
-		refuse(http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.Profile, err))
+		d.RefuseFor(err)
 		return
 	}
 	if !isContainerID(info.ID) {
-		refuse(http.StatusBadGateway, "the engine's inspect gave no container id")
+		d.Refuse(http.StatusBadGateway, "the engine's inspect gave no container id")
 		return
 	}
 	if key == "" {
