@@ -58,21 +58,21 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 	// tunnel's setup.
 	conn, err := p.dialer.DialContext(p.watches, "unix", p.upstream)
 	if err != nil {
-		return p.badGateway(w, err)
+		return p.setupFailed(w, err)
 	}
 	up := conn.(*net.UnixConn)
 	stopUp := context.AfterFunc(p.watches, func() { up.Close() })
 	if err := out.Write(up); err != nil {
 		stopUp()
 		up.Close()
-		return p.badGateway(w, err)
+		return p.setupFailed(w, err)
 	}
 	upr := bufio.NewReader(up)
 	resp, err := http.ReadResponse(upr, out)
 	if err != nil {
 		stopUp()
 		up.Close()
-		return p.badGateway(w, err)
+		return p.setupFailed(w, err)
 	}
 	if !isTunnel(resp) {
 		defer stopUp()
@@ -82,13 +82,17 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 		w.WriteHeader(resp.StatusCode)
 		return resp.StatusCode, p.relayBody(w, resp)
 	}
+	// Until the hijack succeeds the client can still be answered, and
+	// must be: a handler that returns without writing sends an empty 200,
+	// which a client takes for a session that ended at once.
 	if !stopUp() {
 		up.Close()
-		return http.StatusServiceUnavailable, errors.New("shutting down before the tunnel opened")
+		return p.setupFailed(w, errors.New("shutting down before the tunnel opened"))
 	}
 	client, clientBuf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		up.Close()
+		writeJSONError(w, http.StatusInternalServerError, "docker-socket-filter: cannot take over the client connection: "+err.Error())
 		return http.StatusInternalServerError, fmt.Errorf("hijack client connection: %w", err)
 	}
 	stopTunnel := context.AfterFunc(p.watches, func() { up.Close(); client.Close() })
@@ -108,6 +112,17 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 	}
 	clientR := io.MultiReader(bytes.NewReader(bytes.Clone(pending)), client)
 	return resp.StatusCode, p.splice(client, clientR, up, upr)
+}
+
+// setupFailed answers a tunnel whose set-up failed. At shutdown the
+// upstream connection is closed on purpose: the engine is not at fault,
+// and the client is told so.
+func (p *Proxy) setupFailed(w http.ResponseWriter, err error) (int, error) {
+	if p.watches.Err() == nil {
+		return p.badGateway(w, err)
+	}
+	writeJSONError(w, http.StatusServiceUnavailable, "docker-socket-filter: shutting down: the session was not opened")
+	return http.StatusServiceUnavailable, fmt.Errorf("shutting down before the tunnel opened: %w", err)
 }
 
 // isTunnel reports whether the engine handed the connection over: an
