@@ -1,0 +1,460 @@
+package proxy_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/listener"
+	"github.com/docker-socket-filter/docker-socket-filter/proxy"
+)
+
+// testTimeout bounds every wait: a safety net for a hung proxy, never a
+// way of timing anything.
+const testTimeout = 10 * time.Second
+
+// testEnv is the tecnativa-style policy the tests run under.
+var testEnv = map[string]string{
+	"CONTAINERS": "1", "EVENTS": "1", "EXEC": "1", "NETWORKS": "1", "POST": "1",
+}
+
+// shortDir is a fresh directory with a path short enough for unix socket
+// names, which t.TempDir's long names can overflow.
+func shortDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// startProxy serves a proxy for upstream on a socket made by the
+// listener package, whose accept reads SO_PEERCRED: the test itself is the
+// peer, with real credentials.
+func startProxy(t *testing.T, upstream string) (*proxy.Proxy, string) {
+	t.Helper()
+	p, srv := newProxy(t, upstream)
+	return p, serve(t, srv)
+}
+
+func newProxy(t *testing.T, upstream string) (*proxy.Proxy, *http.Server) {
+	t.Helper()
+	table, err := filter.NewRouteTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := filter.EnvPolicy(table, func(k string) (string, bool) {
+		v, ok := testEnv[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proxy.New(proxy.Config{Upstream: upstream}, policy)
+	t.Cleanup(func() { p.StopWatches(); p.CloseIdleUpstream() })
+	return p, p.NewServer()
+}
+
+func serve(t *testing.T, srv *http.Server) string {
+	t.Helper()
+	// Sockets passed by a service manager must not stand in for the
+	// test's own.
+	t.Setenv("LISTEN_PID", "")
+	sock := filepath.Join(shortDir(t), "f.sock")
+	ls, activated, err := listener.Open(listener.Config{Path: sock, Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if activated || len(ls) != 1 {
+		t.Fatalf("listener.Open: activated=%v, %d listeners; want one socket of its own", activated, len(ls))
+	}
+	go srv.Serve(ls[0])
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+// serveEngine runs a fake engine that answers with h.
+func serveEngine(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	sock := filepath.Join(shortDir(t), "e.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+// listenEngine is a fake engine the test drives by hand, one accepted
+// connection at a time.
+func listenEngine(t *testing.T) (string, *net.UnixListener) {
+	t.Helper()
+	sock := filepath.Join(shortDir(t), "e.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return sock, ln
+}
+
+func acceptEngine(t *testing.T, ln *net.UnixListener) (*net.UnixConn, *bufio.Reader) {
+	t.Helper()
+	ln.SetDeadline(time.Now().Add(testTimeout))
+	c, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatalf("engine accept: %v", err)
+	}
+	c.SetDeadline(time.Now().Add(testTimeout))
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+// dial opens a raw client connection to the proxy.
+func dial(t *testing.T, sock string) (*net.UnixConn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(testTimeout))
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+func httpClient(sock string) *http.Client {
+	return &http.Client{
+		Timeout: testTimeout,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+		},
+	}
+}
+
+// readHead reads a status line and the header fields exactly as they were
+// sent, before any HTTP library could drop or merge one.
+func readHead(t *testing.T, br *bufio.Reader) (string, textproto.MIMEHeader) {
+	t.Helper()
+	tp := textproto.NewReader(br)
+	line, err := tp.ReadLine()
+	if err != nil {
+		t.Fatalf("read first line: %v", err)
+	}
+	h, err := tp.ReadMIMEHeader()
+	if err != nil {
+		t.Fatalf("read header: %v", err)
+	}
+	return line, h
+}
+
+// wantJSONError checks a Docker-style error answer: the status, a JSON
+// body with a message the CLI prints, and that message's gist.
+func wantJSONError(t *testing.T, resp *http.Response, status int, gist string) {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read error body: %v", err)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d (body %q)", resp.StatusCode, status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var e struct{ Message string }
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("body %q is not JSON: %v", body, err)
+	}
+	if !strings.Contains(e.Message, gist) {
+		t.Errorf("message %q does not contain %q", e.Message, gist)
+	}
+}
+
+func TestHopByHopHeadersStayBehind(t *testing.T) {
+	engine, ln := listenEngine(t)
+	_, sock := startProxy(t, engine)
+	client, cbr := dial(t, sock)
+
+	// Each header carries its own name as value, so that a forwarded one
+	// is told apart from one an HTTP library added. Trailer and
+	// Transfer-Encoding are not listed: the client's are consumed by the
+	// server's framing and the outbound transport writes its own, so no
+	// fault of the proxy could show here.
+	reqHeaders := []struct {
+		name string
+		hop  bool
+	}{
+		{"Connection", true},
+		{"Keep-Alive", true},
+		{"Proxy-Connection", true},
+		{"Proxy-Authorization", true},
+		{"Te", true},
+		{"Upgrade", true},
+		{"X-Named-In-Connection", true},
+		{"User-Agent", false},
+		{"X-Registry-Auth", false},
+		{"Accept", false},
+	}
+	var raw strings.Builder
+	raw.WriteString("GET /v1.47/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\n")
+	for _, h := range reqHeaders {
+		v := h.name
+		if h.name == "Connection" {
+			v = "keep-alive, x-named-in-connection"
+		}
+		raw.WriteString(h.name + ": " + v + "\r\n")
+	}
+	raw.WriteString("\r\n")
+	if _, err := client.Write([]byte(raw.String())); err != nil {
+		t.Fatal(err)
+	}
+
+	up, ubr := acceptEngine(t, ln)
+	line, got := readHead(t, ubr)
+	if want := "GET /v1.47/containers/json?all=1 HTTP/1.1"; line != want {
+		t.Errorf("engine got %q, want %q", line, want)
+	}
+	for _, h := range reqHeaders {
+		t.Run("request "+h.name, func(t *testing.T) {
+			v, present := got[h.name]
+			switch {
+			case h.hop && present:
+				t.Errorf("hop-by-hop %s reached the engine: %q", h.name, v)
+			case !h.hop && (len(v) != 1 || v[0] != h.name):
+				t.Errorf("end-to-end %s reached the engine as %q, want [%q]", h.name, v, h.name)
+			}
+		})
+	}
+
+	respHeaders := []struct {
+		name string
+		hop  bool
+	}{
+		{"Keep-Alive", true},
+		{"Proxy-Authenticate", true},
+		{"Trailer", true},
+		{"Upgrade", true},
+		{"X-Engine-Named", true},
+		{"Api-Version", false},
+		{"Docker-Experimental", false},
+	}
+	raw.Reset()
+	raw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3\r\nConnection: x-engine-named\r\n")
+	for _, h := range respHeaders {
+		raw.WriteString(h.name + ": " + h.name + "\r\n")
+	}
+	raw.WriteString("\r\n[]\n")
+	if _, err := up.Write([]byte(raw.String())); err != nil {
+		t.Fatal(err)
+	}
+
+	status, back := readHead(t, cbr)
+	if status != "HTTP/1.1 200 OK" {
+		t.Fatalf("client got %q", status)
+	}
+	for _, h := range respHeaders {
+		t.Run("response "+h.name, func(t *testing.T) {
+			v, present := back[h.name]
+			switch {
+			case h.hop && present:
+				t.Errorf("hop-by-hop %s reached the client: %q", h.name, v)
+			case !h.hop && (len(v) != 1 || v[0] != h.name):
+				t.Errorf("end-to-end %s reached the client as %q, want [%q]", h.name, v, h.name)
+			}
+		})
+	}
+	if c := back.Get("Connection"); strings.Contains(strings.ToLower(c), "x-engine-named") {
+		t.Errorf("the engine's Connection header reached the client: %q", c)
+	}
+	body := make([]byte, 3)
+	if _, err := io.ReadFull(cbr, body); err != nil || string(body) != "[]\n" {
+		t.Errorf("body %q (%v), want %q", body, err, "[]\n")
+	}
+}
+
+func TestChunkedRequestBodyArrivesWhole(t *testing.T) {
+	type seen struct {
+		body   string
+		header http.Header
+	}
+	got := make(chan seen, 1)
+	engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{string(b), r.Header.Clone()}
+	})
+	_, sock := startProxy(t, engine)
+	client, cbr := dial(t, sock)
+
+	const body = `{"Container":"c1"}`
+	req := "POST /networks/n1/connect HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n" +
+		"Transfer-Encoding: chunked\r\n\r\n" +
+		strconv.FormatInt(5, 16) + "\r\n" + body[:5] + "\r\n" +
+		strconv.FormatInt(int64(len(body)-5), 16) + "\r\n" + body[5:] + "\r\n0\r\n\r\n"
+	if _, err := client.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(cbr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	select {
+	case s := <-got:
+		if s.body != body {
+			t.Errorf("engine got body %q, want %q", s.body, body)
+		}
+		if ct := s.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("engine got Content-Type %q", ct)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the engine got no request")
+	}
+}
+
+func TestStreamFlushesEachRead(t *testing.T) {
+	tests := []struct {
+		name, path string
+	}{
+		{"events", "/v1.47/events"},
+		{"followed logs", "/v1.47/containers/c1/logs?follow=1&stdout=1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next := make(chan struct{})
+			engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"n":1}` + "\n"))
+				w.(http.Flusher).Flush()
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				}
+				w.Write([]byte(`{"n":2}` + "\n"))
+			})
+			_, sock := startProxy(t, engine)
+			resp, err := httpClient(sock).Get("http://docker" + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, want 200", resp.StatusCode)
+			}
+			br := bufio.NewReader(resp.Body)
+			// The engine holds event 2 until event 1 has reached the
+			// client: a proxy that buffers never delivers it.
+			first, err := br.ReadString('\n')
+			if err != nil || first != `{"n":1}`+"\n" {
+				t.Fatalf("first event %q (%v)", first, err)
+			}
+			close(next)
+			second, err := br.ReadString('\n')
+			if err != nil || second != `{"n":2}`+"\n" {
+				t.Fatalf("second event %q (%v)", second, err)
+			}
+			if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+				t.Errorf("after the last event: %q, %v; want a clean end", rest, err)
+			}
+		})
+	}
+}
+
+func TestCutUpstreamBodyAbortsClient(t *testing.T) {
+	// Large enough that the head and most of the half sent pass the
+	// server's buffers before the abort: what is still buffered then is
+	// lost, so the client reads a prefix.
+	whole := strings.Repeat("0123456789abcdef", 4<<10)
+	tests := []struct {
+		name   string
+		length bool // the engine announces a Content-Length
+	}{
+		{"content length", true},
+		{"chunked", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.length {
+					w.Header().Set("Content-Length", strconv.Itoa(len(whole)))
+				}
+				w.Write([]byte(whole[:len(whole)/2]))
+				w.(http.Flusher).Flush()
+				c, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					c.Close()
+				}
+			})
+			_, sock := startProxy(t, engine)
+			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/c1/logs?stdout=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, want 200", resp.StatusCode)
+			}
+			got, err := io.ReadAll(resp.Body)
+			if err == nil {
+				t.Fatalf("read %q and a clean end; a cut body must not pass for a whole one", got)
+			}
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("read error %v, want unexpected EOF", err)
+			}
+			if !strings.HasPrefix(whole, string(got)) {
+				t.Errorf("read %q before the cut, not a prefix of %q", got, whole)
+			}
+		})
+	}
+}
+
+func TestEngineDownIsBadGateway(t *testing.T) {
+	tests := []struct {
+		name, method, path, body string
+	}{
+		{"plain request", "GET", "/v1.47/containers/json", ""},
+		{"stream", "GET", "/v1.47/events", ""},
+		{"hijack", "POST", "/v1.47/exec/e1/start", `{"Detach":false,"Tty":false}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			engine := filepath.Join(shortDir(t), "gone.sock")
+			_, sock := startProxy(t, engine)
+			req, err := http.NewRequest(tc.method, "http://docker"+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			resp, err := httpClient(sock).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			wantJSONError(t, resp, http.StatusBadGateway, "cannot reach the Docker engine at "+engine)
+		})
+	}
+}
