@@ -19,7 +19,7 @@ import (
 
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
-	"github.com/docker-socket-filter/docker-socket-filter/sdnotify"
+	"github.com/docker-socket-filter/docker-socket-filter/systemd"
 )
 
 type serveFlags struct {
@@ -169,7 +169,7 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	}
 	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log, MaxBody: f.maxBody}, loaded.policy)
 	srv := p.NewServer()
-	notifier := sdnotify.FromEnv(lookup)
+	notifier := systemd.NewNotifier(lookup)
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(lns))
@@ -234,7 +234,7 @@ func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog
 
 // reload re-reads the policy; a policy that fails to load leaves the one in
 // force untouched.
-func reload(source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, n *sdnotify.Notifier, log *slog.Logger) {
+func reload(source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, n *systemd.Notifier, log *slog.Logger) {
 	if err := n.Reloading(); err != nil {
 		log.Warn("sd_notify RELOADING failed", "err", err)
 	}
