@@ -47,6 +47,15 @@ func (SystemResolver) LookupGroup(name string) (uint32, error) {
 	return parseID(g.Gid)
 }
 
+// ResolveID reads s as a numeric id, or else as a name for lookup: the
+// policy file and the flags accept either for users and groups.
+func ResolveID(s string, lookup func(string) (uint32, error)) (uint32, error) {
+	if id, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return uint32(id), nil
+	}
+	return lookup(s)
+}
+
 func parseID(s string) (uint32, error) {
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
@@ -316,10 +325,7 @@ func (p *parser) hasKey(n *yaml.Node, keys ...string) bool {
 
 // resolve accepts a number as an id, or a name the resolver knows.
 func (p *parser) resolve(n *yaml.Node, s, kind string, lookup func(string) (uint32, error)) (uint32, bool) {
-	if id, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return uint32(id), true
-	}
-	id, err := lookup(s)
+	id, err := ResolveID(s, lookup)
 	if err != nil {
 		p.errorf(n, "%s %q does not resolve: %v", kind, s, err)
 		return 0, false

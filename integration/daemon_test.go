@@ -79,7 +79,7 @@ func TestSocketActivation(t *testing.T) {
 	sock := filepath.Join(dir, "activated.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "systemd-socket-activate", "-l", sock,
+	cmd := exec.CommandContext(ctx, "systemd-socket-activate", "-l", sock, "--fdname=api",
 		"-E", "CONTAINERS=1", "-E", "PATH="+os.Getenv("PATH"),
 		e.filterBin, "serve", "--policy=", "--listen", filepath.Join(dir, "unused.sock"), "--upstream", e.engineHost)
 	logs := &syncBuffer{}
@@ -116,6 +116,11 @@ func TestSocketActivation(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "activated=true") {
 		t.Errorf("the filter did not log that it was socket-activated:\n%s", logs.String())
+	}
+	// The FileDescriptorName reaches the listener: it is what a socket
+	// will be told apart by.
+	if !strings.Contains(logs.String(), "name=api") {
+		t.Errorf("the filter did not log the socket's FileDescriptorName:\n%s", logs.String())
 	}
 }
 

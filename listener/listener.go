@@ -1,7 +1,7 @@
-// Package listener provides the filter's listening unix sockets, either
-// handed over by systemd socket activation or created by the daemon, and
-// tags each accepted connection with the peer credentials the kernel
-// recorded when the peer connected.
+// Package listener serves the filter's listening unix sockets, those it is
+// handed already listening or the one it creates, and tags each accepted
+// connection with the peer credentials the kernel recorded when the peer
+// connected.
 package listener
 
 import (
@@ -11,21 +11,19 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/user"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	"golang.org/x/sys/unix"
 )
 
-// Config describes the socket to create when systemd passes none.
+// Config describes the socket to create when none is handed over, and how
+// connections are admitted on every socket.
 type Config struct {
 	Path  string
 	Mode  fs.FileMode
-	Group string // name or numeric gid; empty keeps the daemon's group
+	Group *uint32 // gid of the created socket; nil keeps the daemon's group
 
 	// Log receives connections refused because their credentials could
 	// not be read or their uid holds too many. Nil discards them.
@@ -36,44 +34,52 @@ type Config struct {
 	MaxConnsPerUID int
 }
 
-// Open returns the sockets systemd passed (LISTEN_FDS), or else one it
-// creates at cfg.Path. activated reports which.
-func Open(cfg Config) (ls []*Listener, activated bool, err error) {
-	files := activation.Files(true)
-	if len(files) > 0 {
-		for _, f := range files {
-			l, err := fromFile(f, cfg)
-			if err != nil {
-				for _, o := range ls {
-					o.Close()
-				}
-				return nil, true, err
-			}
-			ls = append(ls, l)
+// Open serves the listening sockets in files, in order, as handed over by
+// systemd socket activation; with none, it creates one at cfg.Path. Each
+// file's name becomes its listener's Name. Open closes the files, whether
+// it succeeds or not: the listeners hold descriptors of their own.
+func Open(files []*os.File, cfg Config) ([]*Listener, error) {
+	if len(files) == 0 {
+		l, err := create(cfg)
+		if err != nil {
+			return nil, err
 		}
-		return ls, true, nil
+		return []*Listener{l}, nil
 	}
-	l, err := create(cfg)
-	if err != nil {
-		return nil, false, err
+	var ls []*Listener
+	for i, f := range files {
+		l, err := fromFile(f, cfg)
+		if err != nil {
+			for _, o := range ls {
+				o.Close()
+			}
+			for _, rest := range files[i+1:] {
+				rest.Close()
+			}
+			return nil, err
+		}
+		ls = append(ls, l)
 	}
-	return []*Listener{l}, false, nil
+	return ls, nil
 }
 
 func fromFile(f *os.File, cfg Config) (*Listener, error) {
 	defer f.Close()
 	nl, err := net.FileListener(f)
 	if err != nil {
-		return nil, fmt.Errorf("socket from systemd (%s): %w", f.Name(), err)
+		return nil, fmt.Errorf("socket handed over (%s): %w", f.Name(), err)
 	}
 	ul, ok := nl.(*net.UnixListener)
 	if !ok {
 		nl.Close()
-		return nil, fmt.Errorf("socket from systemd (%s) is %s, not a unix stream socket: peer credentials need one", f.Name(), nl.Addr().Network())
+		return nil, fmt.Errorf("socket handed over (%s) is %s, not a unix stream socket: peer credentials need one", f.Name(), nl.Addr().Network())
 	}
-	// systemd owns the path; closing our copy must not unlink it.
+	// Whoever handed it over owns the path; closing our copy must not
+	// unlink it.
 	ul.SetUnlinkOnClose(false)
-	return newListener(ul, cfg), nil
+	l := newListener(ul, cfg)
+	l.name = f.Name()
+	return l, nil
 }
 
 // create makes the socket at cfg.Path. It refuses a path another server
@@ -81,12 +87,8 @@ func fromFile(f *os.File, cfg Config) (*Listener, error) {
 // a daemon that died, is replaced.
 func create(cfg Config) (*Listener, error) {
 	gid := -1
-	if cfg.Group != "" {
-		g, err := LookupGroup(cfg.Group)
-		if err != nil {
-			return nil, err
-		}
-		gid = int(g)
+	if cfg.Group != nil {
+		gid = int(*cfg.Group)
 	}
 	if err := clearStale(cfg.Path); err != nil {
 		return nil, err
@@ -161,25 +163,10 @@ func clearStale(path string) error {
 	return nil
 }
 
-// LookupGroup resolves a group name or numeric gid.
-func LookupGroup(name string) (uint32, error) {
-	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
-		return uint32(n), nil
-	}
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return 0, fmt.Errorf("group %q: %w", name, err)
-	}
-	n, err := strconv.ParseUint(g.Gid, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("group %q has gid %q: %w", name, g.Gid, err)
-	}
-	return uint32(n), nil
-}
-
 // Listener accepts connections and reads each one's peer credentials.
 type Listener struct {
 	ul     *net.UnixListener
+	name   string
 	log    *slog.Logger
 	maxUID int
 
@@ -284,6 +271,10 @@ func (l *Listener) Close() error { return l.ul.Close() }
 
 // Addr is the socket's address.
 func (l *Listener) Addr() net.Addr { return l.ul.Addr() }
+
+// Name is the name of the file the socket was handed over in (systemd's
+// FileDescriptorName), or empty for the socket Open created.
+func (l *Listener) Name() string { return l.name }
 
 // Conn is an accepted connection with its peer's credentials.
 type Conn struct {

@@ -152,6 +152,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"serve", "--log-level", "loud"}, `log level "loud"`},
 		{[]string{"serve", "--policy=", "--listen-mode", "999"}, "--listen-mode"},
 		{[]string{"serve", "--policy=", "--upstream", "tcp://1.2.3.4:2375"}, "only unix://PATH"},
+		{[]string{"serve", "--policy=", "--listen-group", "no-such-group-xyz"}, `--listen-group "no-such-group-xyz"`},
 		{[]string{"serve", "extra"}, "unexpected arguments"},
 	}
 	for _, c := range cases {

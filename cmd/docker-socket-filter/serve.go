@@ -17,9 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker-socket-filter/docker-socket-filter/config"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
-	"github.com/docker-socket-filter/docker-socket-filter/sdnotify"
+	"github.com/docker-socket-filter/docker-socket-filter/systemd"
 )
 
 type serveFlags struct {
@@ -160,8 +161,21 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
-	lns, activated, err := listener.Open(listener.Config{
-		Path: f.listen, Mode: fs.FileMode(mode), Group: f.listenGroup, Log: log,
+	var group *uint32
+	if f.listenGroup != "" {
+		gid, err := config.ResolveID(f.listenGroup, config.SystemResolver{}.LookupGroup)
+		if err != nil {
+			return fmt.Errorf("--listen-group %q: %w", f.listenGroup, err)
+		}
+		group = &gid
+	}
+	passed, err := systemd.Activated(lookup, os.Unsetenv)
+	if err != nil {
+		return err
+	}
+	activated := len(passed) > 0
+	lns, err := listener.Open(passed, listener.Config{
+		Path: f.listen, Mode: fs.FileMode(mode), Group: group, Log: log,
 		MaxConnsPerUID: f.maxConnsPerUID,
 	})
 	if err != nil {
@@ -169,12 +183,12 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	}
 	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log, MaxBody: f.maxBody}, loaded.policy)
 	srv := p.NewServer()
-	notifier := sdnotify.FromEnv(lookup)
+	notifier := systemd.NewNotifier(lookup)
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, len(lns))
 	for _, l := range lns {
-		log.Info("listening", "socket", l.Addr().String(), "activated", activated,
+		log.Info("listening", "socket", l.Addr().String(), "name", l.Name(), "activated", activated,
 			"upstream", upstreamPath, "policy", loaded.source)
 		wg.Add(1)
 		go func() {
@@ -234,7 +248,7 @@ func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog
 
 // reload re-reads the policy; a policy that fails to load leaves the one in
 // force untouched.
-func reload(source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, n *sdnotify.Notifier, log *slog.Logger) {
+func reload(source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, n *systemd.Notifier, log *slog.Logger) {
 	if err := n.Reloading(); err != nil {
 		log.Warn("sd_notify RELOADING failed", "err", err)
 	}

@@ -1,4 +1,4 @@
-package sdnotify
+package systemd
 
 import (
 	"net"
@@ -34,7 +34,7 @@ func TestNotifications(t *testing.T) {
 	path, conn := listen(t)
 	t.Setenv("NOTIFY_SOCKET", path)
 	t.Setenv("WATCHDOG_USEC", "100000")
-	n := FromEnv(func(k string) (string, bool) {
+	n := NewNotifier(func(k string) (string, bool) {
 		if k == "NOTIFY_SOCKET" {
 			return path, true
 		}
@@ -72,7 +72,7 @@ func TestNotifications(t *testing.T) {
 }
 
 func TestDisabledIsNoOp(t *testing.T) {
-	n := FromEnv(func(string) (string, bool) { return "", false })
+	n := NewNotifier(func(string) (string, bool) { return "", false })
 	if n.Enabled() {
 		t.Fatal("enabled without NOTIFY_SOCKET")
 	}

@@ -1,7 +1,4 @@
-// Package sdnotify tells systemd about the daemon's state (READY, RELOADING,
-// STOPPING, STATUS, WATCHDOG) through go-systemd's sd_notify client. Without
-// NOTIFY_SOCKET in the environment every call is a no-op.
-package sdnotify
+package systemd
 
 import (
 	"fmt"
@@ -14,16 +11,19 @@ import (
 // more frequent pings.
 const statusInterval = 5 * time.Second
 
-// Notifier sends state changes to systemd.
+// Notifier tells systemd about the daemon's state (READY, RELOADING,
+// STOPPING, STATUS, WATCHDOG) through go-systemd's sd_notify client. Without
+// NOTIFY_SOCKET in the environment every call is a no-op.
 type Notifier struct {
 	enabled  bool
 	watchdog time.Duration
 }
 
-// FromEnv reads NOTIFY_SOCKET and WATCHDOG_USEC (with WATCHDOG_PID) through
-// lookup; the notifications themselves go to the socket go-systemd finds in
-// the process environment, which is where systemd puts it.
-func FromEnv(lookup func(string) (string, bool)) *Notifier {
+// NewNotifier reads NOTIFY_SOCKET through lookup. The watchdog interval
+// (WATCHDOG_USEC, WATCHDOG_PID) and the notifications themselves go where
+// go-systemd finds them in the process environment, which is where systemd
+// puts them.
+func NewNotifier(lookup func(string) (string, bool)) *Notifier {
 	n := &Notifier{}
 	if v, ok := lookup("NOTIFY_SOCKET"); ok && v != "" {
 		n.enabled = true
