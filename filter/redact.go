@@ -35,15 +35,119 @@ func ParseLabelRule(s string) (View, error) {
 	return View{LabelKey: key, LabelValue: value, HasValue: hasValue}, nil
 }
 
-// Rewrites reports whether the view changes an operation's answers.
-func (v *View) Rewrites(op string) bool {
-	switch op {
-	case "ContainerInspect":
+// Rewrites reports whether the view changes an answer of that kind.
+func (v *View) Rewrites(k AnswerKind) bool {
+	switch k {
+	case AnswerContainer:
 		return v.RedactEnv || v.LabelKey != ""
-	case "ContainerList", "SystemEvents":
+	case AnswerContainerList, AnswerEvents:
 		return v.LabelKey != ""
 	}
-	return false
+	return v.RedactEnv && len(envPaths(k)) > 0
+}
+
+// Streamed reports answers rewritten as they stream, one entry at a
+// time; the others are read whole.
+func (k AnswerKind) Streamed() bool { return k == AnswerContainerList || k == AnswerEvents }
+
+// Describe says what the view does to an answer of that kind, for
+// explain: "" when nothing.
+func (v *View) Describe(k AnswerKind) string {
+	if !v.Rewrites(k) {
+		return ""
+	}
+	var parts []string
+	if v.LabelKey != "" && (k == AnswerContainer || k == AnswerContainerList || k == AnswerEvents) {
+		label := v.LabelKey
+		if v.HasValue {
+			label += "=" + v.LabelValue
+		}
+		parts = append(parts, "containers without label "+label+" hidden")
+	}
+	if v.RedactEnv && len(envPaths(k)) > 0 {
+		parts = append(parts, "environment values redacted")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// envPaths are where an answer of each kind holds environment lists
+// ("NAME=value" strings), as paths of object keys from each answered
+// object (each entry, for lists).
+func envPaths(k AnswerKind) [][]string {
+	switch k {
+	case AnswerContainer:
+		return [][]string{{"Config", "Env"}}
+	case AnswerService, AnswerServiceList:
+		return [][]string{
+			{"Spec", "TaskTemplate", "ContainerSpec", "Env"},
+			{"PreviousSpec", "TaskTemplate", "ContainerSpec", "Env"},
+		}
+	case AnswerTask, AnswerTaskList:
+		return [][]string{{"Spec", "ContainerSpec", "Env"}}
+	case AnswerImage:
+		return [][]string{{"Config", "Env"}, {"ContainerConfig", "Env"}}
+	}
+	return nil
+}
+
+// RewriteAnswer applies the view to an answer read whole. hidden reports
+// a container the caller must not see (answer 404 instead).
+func (v *View) RewriteAnswer(k AnswerKind, body []byte) (out []byte, hidden bool, err error) {
+	var doc any
+	if err := decodeJSON(body, &doc); err != nil {
+		return nil, false, err
+	}
+	objects := []any{doc}
+	if k == AnswerServiceList || k == AnswerTaskList {
+		list, ok := doc.([]any)
+		if !ok {
+			return nil, false, fmt.Errorf("engine answer is not a JSON list")
+		}
+		objects = list
+	}
+	for _, o := range objects {
+		obj, _ := o.(map[string]any)
+		if k == AnswerContainer && !v.visible(labelsOf(obj)) {
+			return nil, true, nil
+		}
+		if v.RedactEnv {
+			for _, p := range envPaths(k) {
+				redactEnv(obj, p)
+			}
+		}
+	}
+	out, err = json.Marshal(doc)
+	if err != nil {
+		return nil, false, fmt.Errorf("re-encode the answer: %w", err)
+	}
+	return append(out, '\n'), false, nil
+}
+
+func labelsOf(obj map[string]any) map[string]any {
+	cfg, _ := obj["Config"].(map[string]any)
+	labels, _ := cfg["Labels"].(map[string]any)
+	return labels
+}
+
+// redactEnv replaces the values of the environment list at path, keeping
+// the names.
+func redactEnv(obj map[string]any, path []string) {
+	for _, k := range path[:len(path)-1] {
+		next, ok := obj[k].(map[string]any)
+		if !ok {
+			return
+		}
+		obj = next
+	}
+	env, ok := obj[path[len(path)-1]].([]any)
+	if !ok {
+		return
+	}
+	for i, e := range env {
+		s, _ := e.(string)
+		name, _, _ := strings.Cut(s, "=")
+		env[i] = name + "=" + RedactedValue
+	}
 }
 
 func (v *View) visible(labels map[string]any) bool {
@@ -61,37 +165,6 @@ func decodeJSON(body []byte, into any) error {
 		return fmt.Errorf("engine answer is not JSON: %w", err)
 	}
 	return nil
-}
-
-// RewriteInspect applies the view to a ContainerInspect answer. hidden
-// reports a container the caller must not see (answer 404 instead).
-func (v *View) RewriteInspect(body []byte) (out []byte, hidden bool, err error) {
-	var doc map[string]any
-	if err := decodeJSON(body, &doc); err != nil {
-		return nil, false, err
-	}
-	cfg, _ := doc["Config"].(map[string]any)
-	var labels map[string]any
-	if cfg != nil {
-		labels, _ = cfg["Labels"].(map[string]any)
-	}
-	if !v.visible(labels) {
-		return nil, true, nil
-	}
-	if v.RedactEnv && cfg != nil {
-		if env, ok := cfg["Env"].([]any); ok {
-			for i, e := range env {
-				s, _ := e.(string)
-				name, _, _ := strings.Cut(s, "=")
-				env[i] = name + "=" + RedactedValue
-			}
-		}
-	}
-	out, err = json.Marshal(doc)
-	if err != nil {
-		return nil, false, fmt.Errorf("re-encode the answer: %w", err)
-	}
-	return append(out, '\n'), false, nil
 }
 
 // FilterList copies a ContainerList answer from src to dst, one

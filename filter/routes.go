@@ -44,8 +44,138 @@ func Sections() []string {
 	}
 }
 
+// Grant says how a profile may be given an operation.
+type Grant uint8
+
+const (
+	// GrantGroup operations come with their section's groups.
+	GrantGroup Grant = iota
+	// GrantOwnID writes carry privilege the body rules cannot fully
+	// bound (a container's resources, services, plugins with the
+	// privileges they ask for, joining or making a swarm, BuildKit's
+	// session and gRPC API): only their own id grants them.
+	GrantOwnID
+	// GrantSensitive reads disclose what a read-only view should not: a
+	// container's files or its stdin, whole images, the swarm's join
+	// tokens and unlock key. Only their own id grants them.
+	GrantSensitive
+)
+
+// Conn says what an operation does with its connection.
+type Conn uint8
+
+const (
+	// ConnPlain is one request, one bounded answer.
+	ConnPlain Conn = iota
+	// ConnWatch is an open-ended stream that ends when the client or the
+	// engine ends it (events, followed logs, stats): it never times out
+	// and is cut at shutdown.
+	ConnWatch
+	// ConnTunnel may leave HTTP: attach and exec (Upgrade: tcp or the
+	// legacy raw stream), websockets, h2c upgrades.
+	ConnTunnel
+)
+
+// BodyKind says what an operation's request body is and how it is judged.
+type BodyKind uint8
+
+const (
+	// BodyNone: the operation takes no body, and a request carrying one
+	// is refused (old API versions read a HostConfig from
+	// ContainerStart's body).
+	BodyNone BodyKind = iota
+	// BodyData is content the engine stores, unpacks into an image or a
+	// container, or configures itself with (archives, build contexts,
+	// image tarballs, secrets, registry logins): it grants nothing on
+	// the host, so it is forwarded as it streams, unread.
+	BodyData
+	// The kinds below are read whole, decoded as the engine decodes
+	// them, judged by the profile's rules, and forwarded as judged.
+	BodyContainerCreate
+	BodyExecCreate
+	BodyVolumeCreate
+	BodyService
+	BodyPluginPrivileges
+	BodyPluginSettings
+)
+
+// Judged reports whether the body is read whole and judged.
+func (k BodyKind) Judged() bool { return k >= BodyContainerCreate }
+
+// TargetKind names the existing object an operation reaches into, which
+// the profile's rules judge before the request is forwarded.
+type TargetKind uint8
+
+const (
+	TargetNone TargetKind = iota
+	// TargetContainer: the container named in the path. Running code in
+	// it, reading or writing its files, its stdin, starting or
+	// committing it hand the caller the container's reach.
+	TargetContainer
+	// TargetContainerQuery: the container named by the "container"
+	// query parameter (ImageCommit).
+	TargetContainerQuery
+	// TargetExec: the exec named in the path, and its container.
+	TargetExec
+)
+
+// AnswerKind names what an operation's answer shows that a profile's view
+// may hide: containers (by label) and environment values.
+type AnswerKind uint8
+
+const (
+	AnswerPlain         AnswerKind = iota
+	AnswerContainer                // one container's inspect: labels, Config.Env
+	AnswerContainerList            // the container list: labels
+	AnswerEvents                   // the events stream: container labels
+	AnswerService                  // one service: its spec's environment
+	AnswerServiceList
+	AnswerTask // one task: its spec's environment
+	AnswerTaskList
+	AnswerImage // one image's inspect: its config's environment
+)
+
+// QueryJudge names how a query parameter the engine reads is judged.
+type QueryJudge uint8
+
+const (
+	// QueryFree parameters change what is shown or done within what
+	// the operation is; the profile's grant covers them.
+	QueryFree QueryJudge = iota
+	// QueryBuildNetwork is a build's network mode: a namespace rule.
+	QueryBuildNetwork
+	// QueryCgroupParent is a build's cgroup parent.
+	QueryCgroupParent
+	// QueryRemoteFetch makes the engine fetch a URL from the host's
+	// network (a build's remote context, an import's source).
+	QueryRemoteFetch
+	// QueryBuilderVersion picks the builder: BuildKit builds run over
+	// Session and Grpc, granted by their own ids.
+	QueryBuilderVersion
+	// QueryRollback restores an earlier service spec the body does not
+	// carry.
+	QueryRollback
+	// QueryPsArgs are the options ContainerTop passes to the host's ps,
+	// some of which print process environments.
+	QueryPsArgs
+	// QueryTarget names the operation's target container.
+	QueryTarget
+)
+
+var queryJudgeNames = map[string]QueryJudge{
+	"network": QueryBuildNetwork, "cgroup-parent": QueryCgroupParent, "remote": QueryRemoteFetch,
+	"builder": QueryBuilderVersion, "rollback": QueryRollback, "ps-args": QueryPsArgs, "target": QueryTarget,
+}
+
+// Param is a query parameter the engine reads for an operation.
+type Param struct {
+	Name  string
+	Judge QueryJudge
+}
+
 // Route is one operation of the Docker Engine API: an HTTP method and a path
-// template, named by the API's operation id.
+// template, named by the API's operation id, with the traits that decide
+// how a request for it is judged.
 //
 // Templates use {x} for a parameter that is a single path segment and {x*}
 // for one that may span segments. Only image, plugin and distribution
@@ -58,34 +188,16 @@ type Route struct {
 	Operation string
 	Section   string
 
-	// Sensitive marks reads that disclose what a read-only view should
-	// not: a container's files or its stdin, whole images (which may hold
-	// secrets built into them), the swarm's unlock key. They are never
-	// part of a section group: only their own operation id grants them.
-	Sensitive bool
-
-	// Hijack marks operations whose connection may leave HTTP: attach and
-	// exec (Upgrade: tcp or the legacy raw stream), websockets, and h2c
-	// upgrades.
-	Hijack bool
-
-	// Watch marks open-ended streams that only end when the client or the
-	// engine ends them (events, followed logs, attach). They are cut at
-	// shutdown instead of being waited for.
-	Watch bool
-
-	// Explicit marks writes that carry privilege the body rules cannot
-	// fully bound (updating a container's resources, services, plugins
-	// with the privileges they ask for, BuildKit's session and gRPC API,
-	// whose builds may ask for the host's network). Like sensitive reads, no group
-	// grants them: only their own id.
-	Explicit bool
-
-	// Body marks operations that take a request body. Any other request
-	// that carries one is refused: old API versions read a HostConfig
-	// from ContainerStart's body, and no body is ever forwarded unjudged
-	// where the API expects none.
-	Body bool
+	Grant  Grant
+	Conn   Conn
+	Body   BodyKind
+	Target TargetKind
+	Answer AnswerKind
+	// Query lists every query parameter the engine reads (the API
+	// reference's, and those its router reads beyond it), each with how
+	// it is judged. The engine reads them with FormValue, which prefers
+	// a form body: form bodies are refused on every operation.
+	Query []Param
 
 	prefix []string // literal segments before a multi-segment parameter
 	suffix []string // literal segments after it
@@ -99,142 +211,191 @@ func (r *Route) IsWrite() bool {
 	return r.Method != "GET" && r.Method != "HEAD"
 }
 
+// Judges returns how the engine's query parameter name is judged, and
+// whether the operation reads it at all.
+func (r *Route) Judges(name string) (QueryJudge, bool) {
+	for _, p := range r.Query {
+		if p.Name == name {
+			return p.Judge, true
+		}
+	}
+	return QueryFree, false
+}
+
+// trait sets one column of a route.
+type trait func(*Route) error
+
+func grant(g Grant) trait         { return func(r *Route) error { r.Grant = g; return nil } }
+func conn(c Conn) trait           { return func(r *Route) error { r.Conn = c; return nil } }
+func body(k BodyKind) trait       { return func(r *Route) error { r.Body = k; return nil } }
+func target(k TargetKind) trait   { return func(r *Route) error { r.Target = k; return nil } }
+func answer(k AnswerKind) trait   { return func(r *Route) error { r.Answer = k; return nil } }
+func sensitive() trait            { return grant(GrantSensitive) }
+func ownID() trait                { return grant(GrantOwnID) }
+func watch() trait                { return conn(ConnWatch) }
+func tunnel() trait               { return conn(ConnTunnel) }
+func data() trait                 { return body(BodyData) }
+func inContainer() trait          { return target(TargetContainer) }
+func (r *Route) String() string   { return r.Method + " " + r.Template + " (" + r.Operation + ")" }
+func (k BodyKind) String() string { return bodyKindNames[k] }
+
+var bodyKindNames = [...]string{
+	BodyNone: "none", BodyData: "data, forwarded unread", BodyContainerCreate: "container create",
+	BodyExecCreate: "exec create", BodyVolumeCreate: "volume create", BodyService: "service spec",
+	BodyPluginPrivileges: "plugin privileges", BodyPluginSettings: "plugin settings",
+}
+
+// query lists the parameters the engine reads, space-separated, each
+// free or "name=judge" with a judge of queryJudgeNames.
+func query(spec string) trait {
+	return func(r *Route) error {
+		for _, f := range strings.Fields(spec) {
+			name, judge, judged := strings.Cut(f, "=")
+			p := Param{Name: name}
+			if judged {
+				j, ok := queryJudgeNames[judge]
+				if !ok {
+					return fmt.Errorf("route table: %s: query judge %q unknown", r.Operation, judge)
+				}
+				p.Judge = j
+			}
+			r.Query = append(r.Query, p)
+		}
+		return nil
+	}
+}
+
+// route builds one row of the table.
+func route(method, template, op, section string, traits ...trait) routeRow {
+	return routeRow{Route{Method: method, Template: template, Operation: op, Section: section}, traits}
+}
+
+type routeRow struct {
+	r      Route
+	traits []trait
+}
+
+const logsQuery = "follow stdout stderr since until timestamps tail details"
+
 // engineRoutes is the engine's HTTP API (API version 1.56 and earlier),
 // in the order of the Engine API reference. Operations missing from the
 // reference but served by the engine (POST /grpc) are named here after their
-// tecnativa section.
-func engineRoutes() []Route {
-	const (
-		sens   = 1 << iota
-		hijack // connection leaves HTTP
-		watch  // open-ended stream
-		body   // takes a request body
-		expl   // granted by its own id only
-	)
-	type row struct {
-		method, template, op, section string
-		flags                         int
+// tecnativa section. Query parameters come from the reference and the
+// engine's routers (moby daemon/server/router).
+func engineRoutes() []routeRow {
+	return []routeRow{
+		route("GET", "/containers/json", "ContainerList", SectionContainers, query("all limit size filters before since"), answer(AnswerContainerList)),
+		route("POST", "/containers/create", "ContainerCreate", SectionContainers, query("name platform"), body(BodyContainerCreate)),
+		route("GET", "/containers/{id}/json", "ContainerInspect", SectionContainers, query("size"), answer(AnswerContainer)),
+		route("GET", "/containers/{id}/top", "ContainerTop", SectionContainers, query("ps_args=ps-args")),
+		route("GET", "/containers/{id}/logs", "ContainerLogs", SectionContainers, query(logsQuery), watch()),
+		route("GET", "/containers/{id}/changes", "ContainerChanges", SectionContainers),
+		route("GET", "/containers/{id}/export", "ContainerExport", SectionContainers, sensitive(), inContainer()),
+		route("GET", "/containers/{id}/stats", "ContainerStats", SectionContainers, query("stream one-shot"), watch()),
+		route("POST", "/containers/{id}/resize", "ContainerResize", SectionContainers, query("h w")),
+		route("POST", "/containers/{id}/start", "ContainerStart", SectionContainers, query("detachKeys checkpoint checkpoint-dir"), inContainer()),
+		route("POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, query("signal t")),
+		route("POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, query("signal t"), inContainer()),
+		route("POST", "/containers/{id}/kill", "ContainerKill", SectionContainers, query("signal")),
+		route("POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, data(), ownID()),
+		route("POST", "/containers/{id}/rename", "ContainerRename", SectionContainers, query("name")),
+		route("POST", "/containers/{id}/pause", "ContainerPause", SectionContainers),
+		route("POST", "/containers/{id}/unpause", "ContainerUnpause", SectionContainers),
+		route("POST", "/containers/{id}/attach", "ContainerAttach", SectionContainers, query("detachKeys logs stream stdin stdout stderr"), tunnel(), inContainer()),
+		route("GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket", SectionContainers, query("detachKeys logs stream stdin stdout stderr"), sensitive(), tunnel(), inContainer()),
+		route("POST", "/containers/{id}/wait", "ContainerWait", SectionContainers, query("condition"), watch()),
+		route("DELETE", "/containers/{id}", "ContainerDelete", SectionContainers, query("v force link")),
+		route("HEAD", "/containers/{id}/archive", "ContainerArchiveInfo", SectionContainers, query("path"), sensitive(), inContainer()),
+		route("GET", "/containers/{id}/archive", "ContainerArchive", SectionContainers, query("path"), sensitive(), inContainer()),
+		route("PUT", "/containers/{id}/archive", "PutContainerArchive", SectionContainers, query("path noOverwriteDirNonDir copyUIDGID"), data(), inContainer()),
+		route("POST", "/containers/prune", "ContainerPrune", SectionContainers, query("filters")),
+		route("GET", "/images/json", "ImageList", SectionImages, query("all filters shared-size digests manifests identity")),
+		route("POST", "/build", "ImageBuild", SectionBuild, data(), query("dockerfile t extrahosts remote=remote q nocache cachefrom pull rm forcerm "+
+			"memory memswap cpushares cpusetcpus cpuperiod cpuquota buildargs shmsize squash labels networkmode=network "+
+			"platform target outputs version=builder cgroupparent=cgroup-parent isolation ulimits session buildid")),
+		route("POST", "/build/prune", "BuildPrune", SectionBuild, query("reserved-space max-used-space min-free-space keep-storage all filters")),
+		route("POST", "/images/create", "ImageCreate", SectionImages, data(), query("fromImage fromSrc=remote repo tag message changes platform")),
+		route("GET", "/images/{name*}/json", "ImageInspect", SectionImages, query("manifests platform"), answer(AnswerImage)),
+		route("GET", "/images/{name*}/attestations", "ImageAttestations", SectionImages, query("platform type statement")),
+		route("GET", "/images/{name*}/history", "ImageHistory", SectionImages, query("platform")),
+		route("POST", "/images/{name*}/push", "ImagePush", SectionImages, query("tag platform")),
+		route("POST", "/images/{name*}/tag", "ImageTag", SectionImages, query("repo tag")),
+		route("DELETE", "/images/{name*}", "ImageDelete", SectionImages, query("force noprune platforms")),
+		route("GET", "/images/search", "ImageSearch", SectionImages, query("term limit filters")),
+		route("POST", "/images/prune", "ImagePrune", SectionImages, query("filters")),
+		route("POST", "/auth", "SystemAuth", SectionAuth, data()),
+		route("GET", "/info", "SystemInfo", SectionInfo),
+		route("GET", "/version", "SystemVersion", SectionVersion),
+		route("GET", "/_ping", "SystemPing", SectionPing),
+		route("HEAD", "/_ping", "SystemPingHead", SectionPing),
+		route("POST", "/commit", "ImageCommit", SectionCommit, data(), target(TargetContainerQuery), query("container=target repo tag comment author pause changes")),
+		route("GET", "/events", "SystemEvents", SectionEvents, query("since until filters"), watch(), answer(AnswerEvents)),
+		route("GET", "/system/df", "SystemDataUsage", SectionSystem, query("type verbose")),
+		route("GET", "/images/{name*}/get", "ImageGet", SectionImages, query("platform"), sensitive()),
+		route("GET", "/images/get", "ImageGetAll", SectionImages, query("names platform"), sensitive()),
+		route("POST", "/images/load", "ImageLoad", SectionImages, query("quiet platform"), data()),
+		route("POST", "/containers/{id}/exec", "ContainerExec", SectionContainers, body(BodyExecCreate), inContainer()),
+		route("POST", "/exec/{id}/start", "ExecStart", SectionExec, data(), tunnel(), target(TargetExec)),
+		route("POST", "/exec/{id}/resize", "ExecResize", SectionExec, query("h w")),
+		route("GET", "/exec/{id}/json", "ExecInspect", SectionExec),
+		route("GET", "/volumes", "VolumeList", SectionVolumes, query("filters")),
+		route("POST", "/volumes/create", "VolumeCreate", SectionVolumes, body(BodyVolumeCreate)),
+		route("GET", "/volumes/{name}", "VolumeInspect", SectionVolumes),
+		route("PUT", "/volumes/{name}", "VolumeUpdate", SectionVolumes, query("version"), data()),
+		route("DELETE", "/volumes/{name}", "VolumeDelete", SectionVolumes, query("force")),
+		route("POST", "/volumes/prune", "VolumePrune", SectionVolumes, query("filters")),
+		route("GET", "/networks", "NetworkList", SectionNetworks, query("filters")),
+		route("GET", "/networks/{id}", "NetworkInspect", SectionNetworks, query("verbose scope")),
+		route("DELETE", "/networks/{id}", "NetworkDelete", SectionNetworks),
+		route("POST", "/networks/create", "NetworkCreate", SectionNetworks, data()),
+		route("POST", "/networks/{id}/connect", "NetworkConnect", SectionNetworks, data()),
+		route("POST", "/networks/{id}/disconnect", "NetworkDisconnect", SectionNetworks, data()),
+		route("POST", "/networks/prune", "NetworkPrune", SectionNetworks, query("filters")),
+		route("GET", "/plugins", "PluginList", SectionPlugins, query("filters")),
+		route("GET", "/plugins/privileges", "GetPluginPrivileges", SectionPlugins, query("remote")),
+		route("POST", "/plugins/pull", "PluginPull", SectionPlugins, query("remote name"), body(BodyPluginPrivileges), ownID()),
+		route("GET", "/plugins/{name*}/json", "PluginInspect", SectionPlugins),
+		route("DELETE", "/plugins/{name*}", "PluginDelete", SectionPlugins, query("force")),
+		route("POST", "/plugins/{name*}/enable", "PluginEnable", SectionPlugins, query("timeout")),
+		route("POST", "/plugins/{name*}/disable", "PluginDisable", SectionPlugins, query("force")),
+		route("POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, query("remote"), body(BodyPluginPrivileges), ownID()),
+		route("POST", "/plugins/create", "PluginCreate", SectionPlugins, query("name"), data(), ownID()),
+		route("POST", "/plugins/{name*}/push", "PluginPush", SectionPlugins),
+		route("POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, body(BodyPluginSettings), ownID()),
+		route("GET", "/nodes", "NodeList", SectionNodes, query("filters")),
+		route("GET", "/nodes/{id}", "NodeInspect", SectionNodes),
+		route("DELETE", "/nodes/{id}", "NodeDelete", SectionNodes, query("force")),
+		route("POST", "/nodes/{id}/update", "NodeUpdate", SectionNodes, query("version"), data()),
+		route("GET", "/swarm", "SwarmInspect", SectionSwarm, sensitive()),
+		route("POST", "/swarm/init", "SwarmInit", SectionSwarm, data(), ownID()),
+		route("POST", "/swarm/join", "SwarmJoin", SectionSwarm, data(), ownID()),
+		route("POST", "/swarm/leave", "SwarmLeave", SectionSwarm, query("force")),
+		route("POST", "/swarm/update", "SwarmUpdate", SectionSwarm, query("version rotateWorkerToken rotateManagerToken rotateManagerUnlockKey"), data(), ownID()),
+		route("GET", "/swarm/unlockkey", "SwarmUnlockkey", SectionSwarm, sensitive()),
+		route("POST", "/swarm/unlock", "SwarmUnlock", SectionSwarm, data()),
+		route("GET", "/services", "ServiceList", SectionServices, query("filters status"), answer(AnswerServiceList)),
+		route("POST", "/services/create", "ServiceCreate", SectionServices, body(BodyService), ownID()),
+		route("GET", "/services/{id}", "ServiceInspect", SectionServices, query("insertDefaults"), answer(AnswerService)),
+		route("DELETE", "/services/{id}", "ServiceDelete", SectionServices),
+		route("POST", "/services/{id}/update", "ServiceUpdate", SectionServices, query("version registryAuthFrom rollback=rollback"), body(BodyService), ownID()),
+		route("GET", "/services/{id}/logs", "ServiceLogs", SectionServices, query(logsQuery), watch()),
+		route("GET", "/tasks", "TaskList", SectionTasks, query("filters"), answer(AnswerTaskList)),
+		route("GET", "/tasks/{id}", "TaskInspect", SectionTasks, answer(AnswerTask)),
+		route("GET", "/tasks/{id}/logs", "TaskLogs", SectionTasks, query(logsQuery), watch()),
+		route("GET", "/secrets", "SecretList", SectionSecrets, query("filters")),
+		route("POST", "/secrets/create", "SecretCreate", SectionSecrets, data()),
+		route("GET", "/secrets/{id}", "SecretInspect", SectionSecrets),
+		route("DELETE", "/secrets/{id}", "SecretDelete", SectionSecrets),
+		route("POST", "/secrets/{id}/update", "SecretUpdate", SectionSecrets, query("version"), data()),
+		route("GET", "/configs", "ConfigList", SectionConfigs, query("filters")),
+		route("POST", "/configs/create", "ConfigCreate", SectionConfigs, data()),
+		route("GET", "/configs/{id}", "ConfigInspect", SectionConfigs),
+		route("DELETE", "/configs/{id}", "ConfigDelete", SectionConfigs),
+		route("POST", "/configs/{id}/update", "ConfigUpdate", SectionConfigs, query("version"), data()),
+		route("GET", "/distribution/{name*}/json", "DistributionInspect", SectionDistribution),
+		route("POST", "/session", "Session", SectionSession, tunnel(), ownID()),
+		route("POST", "/grpc", "Grpc", SectionGrpc, tunnel(), ownID()),
 	}
-	rows := []row{
-		{"GET", "/containers/json", "ContainerList", SectionContainers, 0},
-		{"POST", "/containers/create", "ContainerCreate", SectionContainers, body},
-		{"GET", "/containers/{id}/json", "ContainerInspect", SectionContainers, 0},
-		{"GET", "/containers/{id}/top", "ContainerTop", SectionContainers, 0},
-		{"GET", "/containers/{id}/logs", "ContainerLogs", SectionContainers, watch},
-		{"GET", "/containers/{id}/changes", "ContainerChanges", SectionContainers, 0},
-		{"GET", "/containers/{id}/export", "ContainerExport", SectionContainers, sens},
-		{"GET", "/containers/{id}/stats", "ContainerStats", SectionContainers, watch},
-		{"POST", "/containers/{id}/resize", "ContainerResize", SectionContainers, 0},
-		{"POST", "/containers/{id}/start", "ContainerStart", SectionContainers, 0},
-		{"POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, 0},
-		{"POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, 0},
-		{"POST", "/containers/{id}/kill", "ContainerKill", SectionContainers, 0},
-		{"POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, body | expl},
-		{"POST", "/containers/{id}/rename", "ContainerRename", SectionContainers, 0},
-		{"POST", "/containers/{id}/pause", "ContainerPause", SectionContainers, 0},
-		{"POST", "/containers/{id}/unpause", "ContainerUnpause", SectionContainers, 0},
-		{"POST", "/containers/{id}/attach", "ContainerAttach", SectionContainers, hijack | watch},
-		{"GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket", SectionContainers, sens | hijack | watch},
-		{"POST", "/containers/{id}/wait", "ContainerWait", SectionContainers, watch},
-		{"DELETE", "/containers/{id}", "ContainerDelete", SectionContainers, 0},
-		{"HEAD", "/containers/{id}/archive", "ContainerArchiveInfo", SectionContainers, sens},
-		{"GET", "/containers/{id}/archive", "ContainerArchive", SectionContainers, sens},
-		{"PUT", "/containers/{id}/archive", "PutContainerArchive", SectionContainers, body},
-		{"POST", "/containers/prune", "ContainerPrune", SectionContainers, 0},
-		{"GET", "/images/json", "ImageList", SectionImages, 0},
-		{"POST", "/build", "ImageBuild", SectionBuild, body},
-		{"POST", "/build/prune", "BuildPrune", SectionBuild, 0},
-		{"POST", "/images/create", "ImageCreate", SectionImages, body},
-		{"GET", "/images/{name*}/json", "ImageInspect", SectionImages, 0},
-		{"GET", "/images/{name*}/attestations", "ImageAttestations", SectionImages, 0},
-		{"GET", "/images/{name*}/history", "ImageHistory", SectionImages, 0},
-		{"POST", "/images/{name*}/push", "ImagePush", SectionImages, 0},
-		{"POST", "/images/{name*}/tag", "ImageTag", SectionImages, 0},
-		{"DELETE", "/images/{name*}", "ImageDelete", SectionImages, 0},
-		{"GET", "/images/search", "ImageSearch", SectionImages, 0},
-		{"POST", "/images/prune", "ImagePrune", SectionImages, 0},
-		{"POST", "/auth", "SystemAuth", SectionAuth, body},
-		{"GET", "/info", "SystemInfo", SectionInfo, 0},
-		{"GET", "/version", "SystemVersion", SectionVersion, 0},
-		{"GET", "/_ping", "SystemPing", SectionPing, 0},
-		{"HEAD", "/_ping", "SystemPingHead", SectionPing, 0},
-		{"POST", "/commit", "ImageCommit", SectionCommit, body},
-		{"GET", "/events", "SystemEvents", SectionEvents, watch},
-		{"GET", "/system/df", "SystemDataUsage", SectionSystem, 0},
-		{"GET", "/images/{name*}/get", "ImageGet", SectionImages, sens},
-		{"GET", "/images/get", "ImageGetAll", SectionImages, sens},
-		{"POST", "/images/load", "ImageLoad", SectionImages, body},
-		{"POST", "/containers/{id}/exec", "ContainerExec", SectionContainers, body},
-		{"POST", "/exec/{id}/start", "ExecStart", SectionExec, hijack | watch | body},
-		{"POST", "/exec/{id}/resize", "ExecResize", SectionExec, 0},
-		{"GET", "/exec/{id}/json", "ExecInspect", SectionExec, 0},
-		{"GET", "/volumes", "VolumeList", SectionVolumes, 0},
-		{"POST", "/volumes/create", "VolumeCreate", SectionVolumes, body},
-		{"GET", "/volumes/{name}", "VolumeInspect", SectionVolumes, 0},
-		{"PUT", "/volumes/{name}", "VolumeUpdate", SectionVolumes, body},
-		{"DELETE", "/volumes/{name}", "VolumeDelete", SectionVolumes, 0},
-		{"POST", "/volumes/prune", "VolumePrune", SectionVolumes, 0},
-		{"GET", "/networks", "NetworkList", SectionNetworks, 0},
-		{"GET", "/networks/{id}", "NetworkInspect", SectionNetworks, 0},
-		{"DELETE", "/networks/{id}", "NetworkDelete", SectionNetworks, 0},
-		{"POST", "/networks/create", "NetworkCreate", SectionNetworks, body},
-		{"POST", "/networks/{id}/connect", "NetworkConnect", SectionNetworks, body},
-		{"POST", "/networks/{id}/disconnect", "NetworkDisconnect", SectionNetworks, body},
-		{"POST", "/networks/prune", "NetworkPrune", SectionNetworks, 0},
-		{"GET", "/plugins", "PluginList", SectionPlugins, 0},
-		{"GET", "/plugins/privileges", "GetPluginPrivileges", SectionPlugins, 0},
-		{"POST", "/plugins/pull", "PluginPull", SectionPlugins, body | expl},
-		{"GET", "/plugins/{name*}/json", "PluginInspect", SectionPlugins, 0},
-		{"DELETE", "/plugins/{name*}", "PluginDelete", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/enable", "PluginEnable", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/disable", "PluginDisable", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, body | expl},
-		{"POST", "/plugins/create", "PluginCreate", SectionPlugins, body | expl},
-		{"POST", "/plugins/{name*}/push", "PluginPush", SectionPlugins, 0},
-		{"POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, body | expl},
-		{"GET", "/nodes", "NodeList", SectionNodes, 0},
-		{"GET", "/nodes/{id}", "NodeInspect", SectionNodes, 0},
-		{"DELETE", "/nodes/{id}", "NodeDelete", SectionNodes, 0},
-		{"POST", "/nodes/{id}/update", "NodeUpdate", SectionNodes, body},
-		{"GET", "/swarm", "SwarmInspect", SectionSwarm, 0},
-		{"POST", "/swarm/init", "SwarmInit", SectionSwarm, body},
-		{"POST", "/swarm/join", "SwarmJoin", SectionSwarm, body},
-		{"POST", "/swarm/leave", "SwarmLeave", SectionSwarm, 0},
-		{"POST", "/swarm/update", "SwarmUpdate", SectionSwarm, body},
-		{"GET", "/swarm/unlockkey", "SwarmUnlockkey", SectionSwarm, sens},
-		{"POST", "/swarm/unlock", "SwarmUnlock", SectionSwarm, body},
-		{"GET", "/services", "ServiceList", SectionServices, 0},
-		{"POST", "/services/create", "ServiceCreate", SectionServices, body | expl},
-		{"GET", "/services/{id}", "ServiceInspect", SectionServices, 0},
-		{"DELETE", "/services/{id}", "ServiceDelete", SectionServices, 0},
-		{"POST", "/services/{id}/update", "ServiceUpdate", SectionServices, body | expl},
-		{"GET", "/services/{id}/logs", "ServiceLogs", SectionServices, watch},
-		{"GET", "/tasks", "TaskList", SectionTasks, 0},
-		{"GET", "/tasks/{id}", "TaskInspect", SectionTasks, 0},
-		{"GET", "/tasks/{id}/logs", "TaskLogs", SectionTasks, watch},
-		{"GET", "/secrets", "SecretList", SectionSecrets, 0},
-		{"POST", "/secrets/create", "SecretCreate", SectionSecrets, body},
-		{"GET", "/secrets/{id}", "SecretInspect", SectionSecrets, 0},
-		{"DELETE", "/secrets/{id}", "SecretDelete", SectionSecrets, 0},
-		{"POST", "/secrets/{id}/update", "SecretUpdate", SectionSecrets, body},
-		{"GET", "/configs", "ConfigList", SectionConfigs, 0},
-		{"POST", "/configs/create", "ConfigCreate", SectionConfigs, body},
-		{"GET", "/configs/{id}", "ConfigInspect", SectionConfigs, 0},
-		{"DELETE", "/configs/{id}", "ConfigDelete", SectionConfigs, 0},
-		{"POST", "/configs/{id}/update", "ConfigUpdate", SectionConfigs, body},
-		{"GET", "/distribution/{name*}/json", "DistributionInspect", SectionDistribution, 0},
-		{"POST", "/session", "Session", SectionSession, hijack | watch | expl},
-		{"POST", "/grpc", "Grpc", SectionGrpc, hijack | watch | expl},
-	}
-	routes := make([]Route, len(rows))
-	for i, r := range rows {
-		routes[i] = Route{
-			Method: r.method, Template: r.template, Operation: r.op, Section: r.section,
-			Sensitive: r.flags&sens != 0, Hijack: r.flags&hijack != 0, Watch: r.flags&watch != 0,
-			Body: r.flags&body != 0, Explicit: r.flags&expl != 0,
-		}
-	}
-	return routes
 }
 
 // RouteTable matches canonical paths to the engine's routes. It is built
@@ -248,8 +409,22 @@ type RouteTable struct {
 
 // NewRouteTable compiles the engine's route table.
 func NewRouteTable() (*RouteTable, error) {
+	rows := engineRoutes()
+	routes := make([]Route, len(rows))
+	for i, row := range rows {
+		routes[i] = row.r
+		for _, t := range row.traits {
+			if err := t(&routes[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return newRouteTable(routes)
+}
+
+func newRouteTable(routes []Route) (*RouteTable, error) {
 	t := &RouteTable{
-		routes:  engineRoutes(),
+		routes:  routes,
 		byFirst: make(map[string][]*Route),
 		byOp:    make(map[string]*Route),
 	}
@@ -270,6 +445,12 @@ func NewRouteTable() (*RouteTable, error) {
 }
 
 func (r *Route) compile() error {
+	if (r.Target == TargetContainer || r.Target == TargetExec) && !strings.HasPrefix(r.Template, "/"+r.Section+"/{id}/") {
+		return fmt.Errorf("route table: %s targets the object in its path, but has none", r.Operation)
+	}
+	if _, ok := r.Judges("container"); (r.Target == TargetContainerQuery) != ok {
+		return fmt.Errorf("route table: %s: a container query target needs its container parameter, and only then", r.Operation)
+	}
 	segs := strings.Split(strings.TrimPrefix(r.Template, "/"), "/")
 	for i, s := range segs {
 		if strings.HasSuffix(s, "*}") {

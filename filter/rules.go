@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
@@ -42,6 +43,10 @@ type CreateRules struct {
 	Links      bool     // legacy links, which copy the linked container's environment
 	LogDrivers []string // log drivers beyond the local ones (json-file, local, journald, none)
 
+	// RemoteFetch lets the engine fetch from URLs the caller names, on
+	// the host's network: a build's remote context, an import's source.
+	RemoteFetch bool
+
 	// PluginPrivileges lets PluginPull and PluginUpgrade grant a plugin
 	// the privileges it asks for (host network, mounts, devices,
 	// capabilities) and PluginSet change its settings.
@@ -63,32 +68,95 @@ func refuse(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrRule, fmt.Sprintf(format, args...))
 }
 
-// HostPathResolver resolves a host path as the engine will see it
-// (symbolic links followed). It is the one piece of I/O body rules need.
-type HostPathResolver func(string) (string, error)
-
-// JudgeCreate checks a decoded container create request.
-func (r *CreateRules) JudgeCreate(req *container.CreateRequest, resolve HostPathResolver) error {
+// JudgeCreate checks a decoded container create request. version is the
+// request's API version ("" for the newest).
+func (r *CreateRules) JudgeCreate(req *container.CreateRequest, version string, j *judging) error {
 	if req.Config == nil {
 		return refuse("no container config")
 	}
 	if err := r.judgeImage(req.Config.Image); err != nil {
 		return err
 	}
+	// No host config is the engine's defaults, which the rules judge
+	// like any other setting.
 	hc := req.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
 	if r.NonRootUser {
 		if isRootUser(req.Config.User) {
-			return refuse("the container must run as a numeric non-root uid[:gid] (User is %q)", req.Config.User)
+			return refuse("the container must run as a numeric non-root uid:gid (User is %q; a uid alone runs with the image's group for it, root's by default)", req.Config.User)
 		}
 		// A setuid binary in the image would make the user root again.
-		if hc == nil || !setsNoNewPrivileges(hc.SecurityOpt) {
+		if !setsNoNewPrivileges(hc.SecurityOpt) {
 			return refuse("a non-root container must set no-new-privileges (--security-opt no-new-privileges)")
 		}
 	}
-	if hc == nil {
+	if err := r.judgeHostConfig(hc, j); err != nil {
+		return err
+	}
+	if err := r.judgeDefaults(hc, j); err != nil {
+		return err
+	}
+	return r.judgeNetworks(string(hc.NetworkMode), req.NetworkingConfig, j)
+}
+
+// judgeDefaults refuses a setting left to the engine whose default would
+// break a rule: on cgroup v1 hosts the engine's default cgroup namespace
+// is the host's.
+func (r *CreateRules) judgeDefaults(hc *container.HostConfig, j *judging) error {
+	if r.HostNamespaces || hc.CgroupnsMode != "" {
 		return nil
 	}
-	return r.judgeHostConfig(hc, resolve)
+	f, ok, err := j.fact(LookupEngine, "")
+	if err != nil || !ok {
+		return err
+	}
+	if f.Engine.CgroupVersion != "2" {
+		return refuse("on this cgroup v%s host the engine's default cgroup namespace is the host's: ask for a private one (docker run --cgroupns private, or HostConfig.CgroupnsMode \"private\")", f.Engine.CgroupVersion)
+	}
+	return nil
+}
+
+// judgeNetworks resolves the networks a container joins the way the
+// engine does (full id, name, id prefix) and refuses the host's network
+// under any of its names.
+func (r *CreateRules) judgeNetworks(mode string, nc *network.NetworkingConfig, j *judging) error {
+	if r.HostNamespaces {
+		return nil
+	}
+	refs := []string{}
+	switch {
+	case mode == "", mode == "default", mode == "bridge", mode == "none", mode == "host", strings.HasPrefix(mode, "container:"):
+		// Namespace modes, judged with the other namespaces.
+	default:
+		refs = append(refs, mode)
+	}
+	if nc != nil {
+		for _, ref := range slices.Sorted(maps.Keys(nc.EndpointsConfig)) {
+			refs = append(refs, ref)
+		}
+	}
+	return judgeNetworkRefs(refs, j)
+}
+
+func judgeNetworkRefs(refs []string, j *judging) error {
+	for _, ref := range refs {
+		if ref == "host" {
+			return refuse("the host network is not allowed")
+		}
+		if !isObjectRef(ref) {
+			return refuse("network reference %q is not a name or id", ref)
+		}
+		f, ok, err := j.fact(LookupNetwork, ref)
+		if err != nil {
+			return err
+		}
+		if ok && (f.Network.Driver == "host" || f.Network.Name == "host") {
+			return refuse("network %q is the host's network, which is not allowed", ref)
+		}
+	}
+	return nil
 }
 
 // JudgeExisting checks a container that already exists, as its inspect
@@ -96,7 +164,7 @@ func (r *CreateRules) JudgeCreate(req *container.CreateRequest, resolve HostPath
 // attach to it or start it: through those, the container's privileges
 // and host mounts would be the caller's. Only what reaches the host
 // counts here; image and user rules are about creating.
-func (r *CreateRules) JudgeExisting(hc *container.HostConfig, resolve HostPathResolver) error {
+func (r *CreateRules) JudgeExisting(hc *container.HostConfig, j *judging) error {
 	if hc == nil {
 		return nil
 	}
@@ -117,24 +185,24 @@ func (r *CreateRules) JudgeExisting(hc *container.HostConfig, resolve HostPathRe
 	if len(seen.ReadonlyPaths) > 0 {
 		seen.ReadonlyPaths = nil
 	}
-	if err := r.judgeHostConfig(&seen, resolve); err != nil {
+	if err := r.judgeHostConfig(&seen, j); err != nil {
 		return fmt.Errorf("the container was created with what this profile may not use: %w", err)
 	}
 	return nil
 }
 
 // judgeHostConfig checks what in a host config reaches the host.
-func (r *CreateRules) judgeHostConfig(hc *container.HostConfig, resolve HostPathResolver) error {
+func (r *CreateRules) judgeHostConfig(hc *container.HostConfig, j *judging) error {
 	if hc.Privileged && !r.Privileged {
 		return refuse("privileged containers are not allowed")
 	}
 	for _, b := range hc.Binds {
-		if err := r.judgeBind(b, resolve); err != nil {
+		if err := r.judgeBind(b, j); err != nil {
 			return err
 		}
 	}
 	for _, m := range hc.Mounts {
-		if err := r.judgeMount(m, resolve); err != nil {
+		if err := r.judgeMount(m, j); err != nil {
 			return err
 		}
 	}
@@ -261,16 +329,14 @@ func setsNoNewPrivileges(opts []string) bool {
 	return on
 }
 
-// isRootUser reports a user spec that may run as root. Only a plain
-// non-zero uid, with an optional plain non-zero gid, counts as non-root:
-// a name may map to uid 0 in the image's passwd file, and runc reads
-// "+0" or "-0" as 0.
+// isRootUser reports a user spec that may run as root or in root's
+// group. Only a plain non-zero uid with a plain non-zero gid counts as
+// non-root: a name may map to uid 0 in the image's passwd file, runc
+// reads "+0" or "-0" as 0, and a uid alone takes the image's group for
+// it, gid 0 when the image has none.
 func isRootUser(u string) bool {
 	uid, gid, hasGid := strings.Cut(u, ":")
-	if !isPositiveID(uid) {
-		return true
-	}
-	return hasGid && !isPositiveID(gid)
+	return !hasGid || !isPositiveID(uid) || !isPositiveID(gid)
 }
 
 func isPositiveID(s string) bool {
@@ -282,31 +348,51 @@ func isPositiveID(s string) bool {
 
 // judgeBind checks a "source:target[:options]" bind. A source starting
 // with "/" is a host path; anything else names a volume.
-func (r *CreateRules) judgeBind(b string, resolve HostPathResolver) error {
+func (r *CreateRules) judgeBind(b string, j *judging) error {
 	src, _, ok := strings.Cut(b, ":")
 	if !ok {
 		// An anonymous volume: just a container path.
 		return nil
 	}
 	if strings.HasPrefix(src, "/") {
-		return r.judgeHostPath(src, resolve)
+		return r.judgeHostPath(src, j)
 	}
+	return r.judgeNamedVolume(src, j)
+}
+
+// judgeNamedVolume judges a volume named by a mount by what it is: one
+// that exists mounts with the driver options it was created with, which
+// are judged as VolumeCreate judges them. One that does not exist yet is
+// created with the default driver and no options.
+func (r *CreateRules) judgeNamedVolume(name string, j *judging) error {
 	if r.NoNamedVolumes {
-		return refuse("named volume %q is not allowed", src)
+		return refuse("named volume %q is not allowed", name)
+	}
+	if !isObjectRef(name) {
+		return refuse("volume name %q is not a name", name)
+	}
+	f, ok, err := j.fact(LookupVolume, name)
+	if err != nil || !ok {
+		return err
+	}
+	if err := r.judgeVolumeDriver(f.Volume.Driver, f.Volume.Options, j); err != nil {
+		return fmt.Errorf("volume %s: %w", name, err)
 	}
 	return nil
 }
 
-func (r *CreateRules) judgeMount(m mount.Mount, resolve HostPathResolver) error {
+func (r *CreateRules) judgeMount(m mount.Mount, j *judging) error {
 	switch m.Type {
 	case mount.TypeBind:
-		return r.judgeHostPath(m.Source, resolve)
+		return r.judgeHostPath(m.Source, j)
 	case mount.TypeVolume:
-		if m.Source != "" && r.NoNamedVolumes {
-			return refuse("named volume %q is not allowed", m.Source)
-		}
 		if m.VolumeOptions != nil && m.VolumeOptions.DriverConfig != nil {
-			return r.judgeVolumeDriver(m.VolumeOptions.DriverConfig.Name, m.VolumeOptions.DriverConfig.Options, resolve)
+			if err := r.judgeVolumeDriver(m.VolumeOptions.DriverConfig.Name, m.VolumeOptions.DriverConfig.Options, j); err != nil {
+				return err
+			}
+		}
+		if m.Source != "" {
+			return r.judgeNamedVolume(m.Source, j)
 		}
 		return nil
 	case mount.TypeTmpfs:
@@ -321,7 +407,7 @@ func (r *CreateRules) judgeMount(m mount.Mount, resolve HostPathResolver) error 
 // mount what the filter cannot judge (overlay layers from host
 // directories, the host's /proc), and other drivers' options mean what
 // their plugin makes of them: both are refused.
-func (r *CreateRules) judgeVolumeDriver(driver string, opts map[string]string, resolve HostPathResolver) error {
+func (r *CreateRules) judgeVolumeDriver(driver string, opts map[string]string, j *judging) error {
 	if len(opts) == 0 {
 		return nil
 	}
@@ -344,7 +430,7 @@ func (r *CreateRules) judgeVolumeDriver(driver string, opts map[string]string, r
 		if !slices.Contains(mountOpts, "bind") && !slices.Contains(mountOpts, "rbind") {
 			return refuse("a volume of type none must be a bind")
 		}
-		return r.judgeHostPath(opts["device"], resolve)
+		return r.judgeHostPath(opts["device"], j)
 	case "tmpfs":
 		if opts["device"] != "tmpfs" {
 			return refuse("a tmpfs volume's device must be tmpfs")
@@ -363,27 +449,41 @@ func (r *CreateRules) judgeVolumeDriver(driver string, opts map[string]string, r
 }
 
 // judgeHostPath admits a host path only under an allowed prefix, both as
-// written (cleaned) and as resolved on the host, so neither ".." nor a
-// symbolic link can lead out.
-func (r *CreateRules) judgeHostPath(p string, resolve HostPathResolver) error {
+// written and as the kernel resolves it when it mounts it. The kernel
+// follows a symbolic link before it reads a ".." after it, so a path is
+// judged only when it is already clean: "." and ".." segments and "//"
+// are refused, not cleaned away (a single trailing "/" is allowed).
+func (r *CreateRules) judgeHostPath(p string, j *judging) error {
 	if !strings.HasPrefix(p, "/") {
 		return refuse("host path %q is not absolute", p)
 	}
-	clean := path.Clean(p)
-	if !underAny(clean, r.BindSources) {
+	written := p
+	if len(written) > 1 {
+		written = strings.TrimSuffix(written, "/")
+	}
+	if path.Clean(written) != written {
+		return refuse("host path %q is not clean (\".\", \"..\" or \"//\"): the kernel would resolve it differently from how it reads", p)
+	}
+	if !underAny(written, r.BindSources) {
 		return refuse("host path %s is not under an allowed bind source %v", p, r.BindSources)
 	}
-	if resolve == nil {
-		return refuse("host path %s cannot be resolved", p)
-	}
-	real, err := resolve(clean)
+	f, ok, err := j.fact(LookupHostPath, written)
 	if err != nil {
-		return refuse("host path %s cannot be resolved: %v", p, err)
+		return refuse("host path %s cannot be resolved: %v", p, errors.Unwrap(errors.Unwrap(err)))
 	}
-	if !underAny(real, r.BindSources) {
-		return refuse("host path %s resolves to %s, outside the allowed bind sources %v", p, real, r.BindSources)
+	if !ok {
+		return nil
+	}
+	if !underAny(f.Path, r.BindSources) {
+		return refuse("host path %s resolves to %s, outside the allowed bind sources %v", p, f.Path, r.BindSources)
 	}
 	return nil
+}
+
+// isObjectRef accepts the names, ids and id prefixes of engine objects,
+// which are looked up by them: nothing that could read as another path.
+func isObjectRef(s string) bool {
+	return s != "" && s != "." && s != ".." && strings.IndexFunc(s, notNameRune) < 0 && !strings.ContainsAny(s, ":@+")
 }
 
 func underAny(p string, prefixes []string) bool {
@@ -398,11 +498,11 @@ func underAny(p string, prefixes []string) bool {
 
 // JudgeVolumeCreate applies the create rules' bind sources to a volume
 // whose driver options would bind a host path.
-func (r *CreateRules) JudgeVolumeCreate(req *volume.CreateRequest, resolve HostPathResolver) error {
+func (r *CreateRules) JudgeVolumeCreate(req *volume.CreateRequest, j *judging) error {
 	if req.ClusterVolumeSpec != nil {
 		return refuse("cluster volumes are not allowed")
 	}
-	return r.judgeVolumeDriver(req.Driver, req.DriverOpts, resolve)
+	return r.judgeVolumeDriver(req.Driver, req.DriverOpts, j)
 }
 
 // JudgeExec checks a decoded exec create request.
@@ -410,18 +510,43 @@ func (r *ExecRules) JudgeExec(req *container.ExecCreateRequest) error {
 	if req.Privileged && !r.Privileged {
 		return refuse("privileged exec is not allowed")
 	}
-	if r.NonRootUser && isRootUser(req.User) {
-		return refuse("exec must name a non-root user (User is %q)", req.User)
+	if err := r.judgeUserAndCommand(req.User, req.Cmd); err != nil {
+		return err
 	}
-	if len(r.Commands) > 0 {
-		if len(req.Cmd) == 0 || !slices.Contains(r.Commands, req.Cmd[0]) {
-			return refuse("command %q is not in %v", req.Cmd, r.Commands)
-		}
-		// PATH, or a preloaded library, would choose what the command
-		// name runs.
-		if len(req.Env) > 0 {
-			return refuse("an exec limited to commands may not set environment variables")
-		}
+	// PATH, or a preloaded library, would choose what the command name
+	// runs.
+	if len(r.Commands) > 0 && len(req.Env) > 0 {
+		return refuse("an exec limited to commands may not set environment variables")
+	}
+	return nil
+}
+
+func (r *ExecRules) judgeUserAndCommand(user string, cmd []string) error {
+	if r.NonRootUser && isRootUser(user) {
+		return refuse("exec must name a numeric non-root uid:gid (User is %q)", user)
+	}
+	if len(r.Commands) > 0 && (len(cmd) == 0 || !slices.Contains(r.Commands, cmd[0])) {
+		return refuse("command %q is not in %v", cmd, r.Commands)
+	}
+	return nil
+}
+
+// judgeInspected checks an exec instance, as its inspect shows it, before
+// it is started: one created by someone else (exec ids show in the
+// events stream) was never judged by this profile's rules.
+func (r *ExecRules) judgeInspected(e *ExecFact) error {
+	if e.Privileged && !r.Privileged {
+		return refuse("the exec is privileged, which is not allowed")
+	}
+	return r.judgeUserAndCommand(e.User, e.Command)
+}
+
+// judgeContainer checks the container an exec runs in: a non-root exec
+// stays non-root only where setuid binaries cannot raise it, which
+// no-new-privileges on the container ensures.
+func (r *ExecRules) judgeContainer(hc *container.HostConfig) error {
+	if r.NonRootUser && (hc == nil || !setsNoNewPrivileges(hc.SecurityOpt)) {
+		return refuse("a non-root exec needs a container with no-new-privileges: a setuid binary there would make it root")
 	}
 	return nil
 }
@@ -429,7 +554,7 @@ func (r *ExecRules) JudgeExec(req *container.ExecCreateRequest) error {
 // JudgeService applies the create rules to the container a swarm service
 // would run: the same mounts, capabilities, security options, sysctls,
 // user and image checks. Services that install plugins are refused.
-func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, resolve HostPathResolver) error {
+func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, j *judging) error {
 	tt := spec.TaskTemplate
 	if tt.PluginSpec != nil || tt.Runtime == swarm.RuntimePlugin {
 		return refuse("plugin services are not allowed")
@@ -445,7 +570,7 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, resolve HostPathReso
 		return refuse("the service must run as a numeric non-root uid[:gid] with no-new-privileges (User is %q)", cs.User)
 	}
 	for _, m := range cs.Mounts {
-		if err := r.judgeMount(m, resolve); err != nil {
+		if err := r.judgeMount(m, j); err != nil {
 			return err
 		}
 	}
@@ -473,10 +598,12 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, resolve HostPathReso
 		}
 	}
 	if !r.HostNamespaces {
+		var refs []string
 		for _, n := range tt.Networks {
-			if n.Target == "host" {
-				return refuse("the host network is not allowed")
-			}
+			refs = append(refs, n.Target)
+		}
+		if err := judgeNetworkRefs(refs, j); err != nil {
+			return err
 		}
 	}
 	if res := tt.Resources; res != nil && res.Reservations != nil && len(res.Reservations.GenericResources) > 0 && !r.Devices {
@@ -506,12 +633,12 @@ func (r *CreateRules) Describe() string {
 	return fmt.Sprintf("privileged %s; bind sources: %s; named volumes %s; host namespaces %s; "+
 		"added capabilities: %s; devices %s; weakened security options %s; masked path overrides %s; "+
 		"sysctls %s; cgroup parent %s; runtimes: %s; added groups %s; volumes from %s; user: %s; images: %s; "+
-		"links %s; extra log drivers: %s; plugin privileges %s",
+		"links %s; extra log drivers: %s; plugin privileges %s; remote fetch %s",
 		yesNo(r.Privileged), list(r.BindSources, "none"), yesNo(!r.NoNamedVolumes), yesNo(r.HostNamespaces),
 		list(r.CapAdd, "none"), yesNo(r.Devices), yesNo(r.SecurityOpt), yesNo(r.MaskedPaths),
 		yesNo(r.Sysctls), yesNo(r.CgroupParent), list(r.Runtimes, "default only"), yesNo(r.GroupAdd),
 		yesNo(r.VolumesFrom), user, list(r.Images, "any"), yesNo(r.Links), list(r.LogDrivers, "none"),
-		yesNo(r.PluginPrivileges))
+		yesNo(r.PluginPrivileges), yesNo(r.RemoteFetch))
 }
 
 // Describe lists the exec rules in force, for explain.
@@ -532,11 +659,11 @@ func (r *ExecRules) Describe() string {
 // JudgePlugin checks the privileges a plugin install grants (PluginPull,
 // PluginUpgrade: the body lists them) and settings changes (PluginSet:
 // they can point a plugin's mounts and devices at host paths).
-func (r *CreateRules) JudgePlugin(op string, privileges plugin.Privileges, settings []string) error {
+func (r *CreateRules) JudgePlugin(privileges plugin.Privileges, settings []string) error {
 	if r.PluginPrivileges {
 		return nil
 	}
-	if op == "PluginSet" && len(settings) > 0 {
+	if len(settings) > 0 {
 		return refuse("changing plugin settings is not allowed")
 	}
 	if len(privileges) > 0 {

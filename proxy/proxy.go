@@ -12,19 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
@@ -50,6 +45,7 @@ type Proxy struct {
 	maxBody   int64
 	log       *slog.Logger
 	transport *http.Transport
+	engine    *Engine
 	dialer    net.Dialer
 	policy    atomic.Pointer[filter.Policy]
 	bufs      sync.Pool
@@ -76,12 +72,24 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	p.transport = &http.Transport{
+	p.transport = UnixTransport(p.upstream, cfg.MaxIdleUpstream)
+	p.engine = NewEngine(p.transport, p.upstream)
+	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.watches, p.stopWatches = context.WithCancel(context.Background())
+	p.policy.Store(policy)
+	return p
+}
+
+// UnixTransport returns an HTTP/1.1 transport whose every connection goes
+// to the unix socket at path, keeping up to maxIdle idle ones.
+func UnixTransport(path string, maxIdle int) *http.Transport {
+	var dialer net.Dialer
+	t := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return p.dialer.DialContext(ctx, "unix", p.upstream)
+			return dialer.DialContext(ctx, "unix", path)
 		},
-		MaxIdleConns:        cfg.MaxIdleUpstream,
-		MaxIdleConnsPerHost: cfg.MaxIdleUpstream,
+		MaxIdleConns:        maxIdle,
+		MaxIdleConnsPerHost: maxIdle,
 		IdleConnTimeout:     90 * time.Second,
 		// The engine's bytes pass through as they are: no transparent
 		// gzip, no HTTP/2.
@@ -89,11 +97,8 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 		ForceAttemptHTTP2:  false,
 		Protocols:          new(http.Protocols),
 	}
-	p.transport.Protocols.SetHTTP1(true)
-	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
-	p.watches, p.stopWatches = context.WithCancel(context.Background())
-	p.policy.Store(policy)
-	return p
+	t.Protocols.SetHTTP1(true)
+	return t
 }
 
 // SetPolicy replaces the policy for every request from now on, on open
@@ -162,38 +167,29 @@ func (p *Proxy) NewServer() *http.Server {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	creds, known := r.Context().Value(peerKey{}).(listener.Creds)
-	peer := filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID, Groups: creds.Groups}
+	caller := filter.Caller{Known: known, Peer: filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID, Groups: creds.Groups}}
 	policy := p.policy.Load()
-	d := policy.DecideRequest(peer, r.Method, r.URL.EscapedPath(), r.ContentLength)
-	if !known {
-		d = filter.Decision{Route: d.Route, Profile: filter.NoProfile, Rule: "listener",
-			Reason: "peer credentials unknown", Status: http.StatusForbidden}
+	req := filter.Request{
+		Method: r.Method, EscapedPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
+		ContentTypes: r.Header["Content-Type"], ContentLength: r.ContentLength, BodyLimit: p.maxBody,
 	}
-	if d.Allow {
-		if err := policy.JudgeQuery(&d, r.URL.RawQuery); err != nil {
-			d.RefuseFor(err)
-		}
-	}
-	var judged []byte
-	if d.Allow && filter.JudgesBody(d.Route.Operation) {
-		judged = p.judgeBody(r, policy, &d)
-	}
-	// Last, so that no client-paced read separates the inspect from the
-	// request it vouches for.
-	if d.Allow && filter.TargetsContainer(d.Route.Operation) {
-		p.judgeTarget(r, policy, &d)
-	}
+	// Not under the request's context: that ends when a client
+	// half-closes right after an attach request, which must still be
+	// judged and served. Shutdown ends it.
+	d := p.engine.Settle(p.watches, policy, caller, &req, func() ([]byte, error) {
+		return io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
+	})
 	var status int
 	var err error
-	if d.Allow {
+	if d.Allowed() {
 		p.allowed.Add(1)
-		status, err = p.forward(w, r, policy, &d, judged)
+		status, err = p.forward(w, r, &d, req.Body)
 	} else {
 		p.denied.Add(1)
 		status = d.Status
-		p.deny(w, r, peer, &d)
+		p.deny(w, r, caller.Peer, &d)
 	}
-	p.audit(r, peer, &d, status, time.Since(start), err)
+	p.audit(r, caller.Peer, &d, status, time.Since(start), err)
 	if errors.Is(err, errUpstreamCut) {
 		// The client must not take a cut body for a whole one: abort
 		// the connection rather than end the response cleanly.
@@ -207,7 +203,7 @@ var errUpstreamCut = errors.New("engine response cut short")
 
 func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, status int, took time.Duration, err error) {
 	level, decision := slog.LevelInfo, "allow"
-	if !d.Allow {
+	if !d.Allowed() {
 		level, decision = slog.LevelWarn, "deny"
 	}
 	if !p.log.Enabled(r.Context(), level) {
@@ -220,8 +216,9 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("operation", d.Operation()),
-		slog.String("profile", d.Profile),
+		slog.String("profile", d.ProfileName()),
 		slog.String("decision", decision),
+		slog.String("step", string(d.Step)),
 		slog.String("reason", d.Reason),
 		slog.Int("status", status),
 		slog.Duration("duration", took),
@@ -237,7 +234,7 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, peer filter.Peer, d *filter.Decision) {
 	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for uid=%d gid=%d: %s",
 		r.Method, r.URL.Path, d.Operation(), peer.UID, peer.GID, d.Reason)
-	if d.Profile == filter.NoProfile {
+	if d.Profile == nil {
 		// A peer that may do nothing gets no connection to hold open.
 		w.Header().Set("Connection", "close")
 	}
@@ -258,145 +255,10 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Write(append(body, '\n'))
 }
 
-// judgeBody reads a body whose operation has rules, whole and up to the
-// cap, and judges it. A refusal turns the decision into a denial; what it
-// returns is exactly what was judged, to be forwarded as it is.
-func (p *Proxy) judgeBody(r *http.Request, policy *filter.Policy, d *filter.Decision) []byte {
-	body, err := io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
-	switch {
-	case err != nil:
-		d.Refuse(http.StatusBadRequest, "cannot read the request body: "+err.Error())
-		return nil
-	case int64(len(body)) > p.maxBody:
-		d.Refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", p.maxBody))
-		return nil
-	}
-	if err := policy.JudgeBody(d, body, resolveHostPath); err != nil {
-		d.RefuseFor(err)
-		return nil
-	}
-	return body
-}
-
-// judgeTarget inspects the container an operation would reach into and
-// judges its host config against the profile's create rules: a profile
-// may not exec into, copy from, commit, start or attach to a container it
-// could not have created. The request then names the container by the
-// full id the inspect returned, so that a rename or a new container
-// matching a name or id prefix in between cannot swap the target. A
-// container the engine does not know is answered 404 here.
-func (p *Proxy) judgeTarget(r *http.Request, policy *filter.Policy, d *filter.Decision) {
-	key := filter.TargetQueryKey(d.Route.Operation)
-	var query url.Values
-	var name string
-	if key == "" {
-		name = d.Target.Segments[1]
-	} else {
-		var err error
-		if query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
-			d.Refuse(http.StatusBadRequest, "query: "+err.Error())
-			return
-		}
-		if name = query.Get(key); name == "" {
-			return // no container named: the engine refuses it
-		}
-	}
-	info, status, err := p.inspectContainer(name)
-	switch {
-	case err != nil:
-		d.Refuse(status, "cannot inspect the target container: "+err.Error())
-		return
-	case status == http.StatusNotFound:
-		d.Refuse(http.StatusNotFound, "No such container: "+name)
-		return
-	}
-	if err := policy.JudgeTarget(d, info.HostConfig, resolveHostPath); err != nil {
-		d.RefuseFor(err)
-		return
-	}
-	if !isContainerID(info.ID) {
-		d.Refuse(http.StatusBadGateway, "the engine's inspect gave no container id")
-		return
-	}
-	if key == "" {
-		d.Target = d.Target.WithSegment(1, info.ID)
-	} else {
-		query.Set(key, info.ID)
-		r.URL.RawQuery = query.Encode()
-	}
-}
-
-type containerInfo struct {
-	ID         string `json:"Id"`
-	HostConfig *container.HostConfig
-}
-
-// inspectContainer asks the engine about a container. Not under the
-// request's context: that ends when a client half-closes right after an
-// attach request, which must still be judged and served.
-func (p *Proxy) inspectContainer(name string) (*containerInfo, int, error) {
-	req, err := http.NewRequestWithContext(p.watches, "GET", "http://docker/containers/"+url.PathEscape(name)+"/json", nil)
-	if err != nil {
-		return nil, http.StatusBadGateway, err
-	}
-	resp, err := p.transport.RoundTrip(req)
-	if err != nil {
-		return nil, http.StatusBadGateway, unwrapOpError(err)
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, http.StatusNotFound, nil
-	default:
-		return nil, http.StatusBadGateway, fmt.Errorf("engine answered %d", resp.StatusCode)
-	}
-	var info containerInfo
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxViewed)).Decode(&info); err != nil {
-		return nil, http.StatusBadGateway, fmt.Errorf("read the inspect: %w", err)
-	}
-	return &info, http.StatusOK, nil
-}
-
-// isContainerID accepts the engine's full ids: 64 lower-case hex digits.
-func isContainerID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	return strings.Trim(id, "0123456789abcdef") == ""
-}
-
-// resolveHostPath resolves a host path's symbolic links as the engine
-// will meet them. A path that does not exist yet (the engine may create a
-// bind source) resolves through its longest existing parent; a symbolic
-// link whose target does not exist is refused, since whoever made it
-// could create the target later.
-func resolveHostPath(p string) (string, error) {
-	cur, rest := p, ""
-	for {
-		real, err := filepath.EvalSymlinks(cur)
-		if err == nil {
-			return filepath.Join(real, rest), nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		if _, lerr := os.Lstat(cur); lerr == nil {
-			return "", fmt.Errorf("%s is a symbolic link to a path that does not exist", cur)
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return "", err
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-		cur = parent
-	}
-}
-
 // forward sends an allowed request to the engine and relays the answer.
 // A judged body is sent as the bytes that were judged.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, policy *filter.Policy, d *filter.Decision, judged []byte) (int, error) {
-	if d.Route.Hijack {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte) (int, error) {
+	if d.Route.Conn == filter.ConnTunnel {
 		return p.forwardHijack(w, r, d)
 	}
 	// The request's context ends when the client half-closes after its
@@ -406,7 +268,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, policy *filter.P
 	// since a quiet one would otherwise outlive its client, and end at
 	// shutdown.
 	ctx := context.WithoutCancel(r.Context())
-	if d.Route.Watch {
+	if d.Route.Conn == filter.ConnWatch {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(r.Context())
 		defer cancel()
@@ -417,7 +279,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, policy *filter.P
 		return p.badGateway(w, err)
 	}
 	var body *clientBody
-	if judged != nil {
+	if d.Route.Body.Judged() {
 		out.Body = io.NopCloser(bytes.NewReader(judged))
 		out.ContentLength = int64(len(judged))
 	} else if r.ContentLength != 0 {
@@ -444,7 +306,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, policy *filter.P
 	defer resp.Body.Close()
 	// The view comes from the policy that decided, even if a reload
 	// replaced it meanwhile.
-	if view := policy.View(d.Profile); view != nil && resp.StatusCode == http.StatusOK && view.Rewrites(d.Route.Operation) {
+	if view := &d.Profile.View; resp.StatusCode == http.StatusOK && view.Rewrites(d.Route.Answer) {
 		return p.relayViewed(w, resp, view, d)
 	}
 	copyHeader(w.Header(), resp.Header)
@@ -474,8 +336,8 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, d *filter.Decisio
 	if err != nil {
 		return nil, fmt.Errorf("build upstream request: %w", err)
 	}
-	out.URL.Path = d.Target.Path
-	out.URL.RawQuery = r.URL.RawQuery
+	out.URL.Path = d.Path
+	out.URL.RawQuery = d.RawQuery
 	out.Host = r.Host
 	if out.Host == "" {
 		out.Host = "docker"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -71,16 +72,13 @@ func newProxy(t *testing.T, upstream string) (*proxy.Proxy, *http.Server) {
 
 func serve(t *testing.T, srv *http.Server) string {
 	t.Helper()
-	// Sockets passed by a service manager must not stand in for the
-	// test's own.
-	t.Setenv("LISTEN_PID", "")
 	sock := filepath.Join(shortDir(t), "f.sock")
-	ls, activated, err := listener.Open(listener.Config{Path: sock, Mode: 0o600})
+	ls, err := listener.Open(nil, listener.Config{Path: sock, Mode: 0o600})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if activated || len(ls) != 1 {
-		t.Fatalf("listener.Open: activated=%v, %d listeners; want one socket of its own", activated, len(ls))
+	if len(ls) != 1 {
+		t.Fatalf("listener.Open: %d listeners; want one socket of its own", len(ls))
 	}
 	go srv.Serve(ls[0])
 	t.Cleanup(func() { srv.Close() })
@@ -114,16 +112,44 @@ func listenEngine(t *testing.T) (string, *net.UnixListener) {
 	return sock, ln
 }
 
+// acceptEngine returns the next connection whose request the test
+// answers. Connections that open with an unversioned inspect are the
+// lookups a decision asks for before a tunnel (the exec, its container):
+// they are answered here, as an engine would for an unprivileged exec.
 func acceptEngine(t *testing.T, ln *net.UnixListener) (*net.UnixConn, *bufio.Reader) {
 	t.Helper()
-	ln.SetDeadline(time.Now().Add(testTimeout))
-	c, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatalf("engine accept: %v", err)
+	for {
+		ln.SetDeadline(time.Now().Add(testTimeout))
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			t.Fatalf("engine accept: %v", err)
+		}
+		c.SetDeadline(time.Now().Add(testTimeout))
+		t.Cleanup(func() { c.Close() })
+		br := bufio.NewReader(c)
+		if start, err := br.Peek(10); err == nil && (string(start) == "GET /exec/" || string(start) == "GET /conta") {
+			go answerInspects(c, br)
+			continue
+		}
+		return c, br
 	}
-	c.SetDeadline(time.Now().Add(testTimeout))
-	t.Cleanup(func() { c.Close() })
-	return c, bufio.NewReader(c)
+}
+
+const testContainerID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// answerInspects answers exec and container inspects on one connection.
+func answerInspects(c net.Conn, br *bufio.Reader) {
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body := `{"Id":"` + testContainerID + `","HostConfig":{}}`
+		if strings.HasPrefix(req.URL.Path, "/exec/") {
+			body = `{"ContainerID":"` + testContainerID + `","ProcessConfig":{"entrypoint":"sh","arguments":[],"privileged":false}}`
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}
 }
 
 // dial opens a raw client connection to the proxy.

@@ -21,12 +21,11 @@ const maxViewed = 32 << 20
 // and events filtered as they stream, one container or event at a time,
 // so that no answer's size is bounded by the filter's memory.
 func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *filter.View, d *filter.Decision) (int, error) {
-	switch d.Route.Operation {
-	case "SystemEvents", "ContainerList":
+	if kind := d.Route.Answer; kind.Streamed() {
 		copyHeader(w.Header(), resp.Header)
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
-		if d.Route.Operation == "ContainerList" {
+		if kind == filter.AnswerContainerList {
 			if err := view.FilterList(w, resp.Body); err != nil {
 				return resp.StatusCode, fmt.Errorf("%w: %w", errUpstreamCut, err)
 			}
@@ -41,19 +40,11 @@ func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *fi
 	if len(body) > maxViewed {
 		return p.badGateway(w, fmt.Errorf("answer over %d bytes: too large to apply the profile's view", maxViewed))
 	}
-	var out []byte
-	switch d.Route.Operation {
-	case "ContainerInspect":
-		var hidden bool
-		out, hidden, err = view.RewriteInspect(body)
-		if err == nil && hidden {
-			// As the engine answers for a container that does not exist.
-			name := d.Target.Segments[1]
-			writeJSONError(w, http.StatusNotFound, "No such container: "+name)
-			return http.StatusNotFound, nil
-		}
-	default:
-		out = body
+	out, hidden, err := view.RewriteAnswer(d.Route.Answer, body)
+	if err == nil && hidden {
+		// As the engine answers for a container that does not exist.
+		writeJSONError(w, http.StatusNotFound, "No such container: "+d.Target.Segments[1])
+		return http.StatusNotFound, nil
 	}
 	if err != nil {
 		return p.badGateway(w, err)

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/docker-socket-filter/docker-socket-filter/config"
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
 
 const defaultPolicyPath = "/etc/docker-socket-filter/policy.yaml"
@@ -42,6 +46,11 @@ func loadPolicy(path string, explicit bool, lookup func(string) (string, bool)) 
 	f, err := config.Load(path, table, config.SystemResolver{})
 	if err != nil {
 		return nil, err
+	}
+	if f.Upstream != "" {
+		if _, err := parseUpstream(f.Upstream); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	lp := &loadedPolicy{policy: f.Policy, upstream: f.Upstream, source: path}
 	var ignored []string
@@ -103,25 +112,23 @@ func check(args []string, lookup func(string) (string, bool), stdout, stderr io.
 	return exitOK
 }
 
-func describeDefault(p *filter.Policy) string {
-	prof, _ := p.ProfileFor(filter.Peer{UID: ^uint32(0), GID: ^uint32(0)})
-	if prof == nil {
-		return filter.NoProfile
-	}
-	return prof.Name
-}
+func describeDefault(p *filter.Policy) string { return p.Default() }
 
 func explain(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: docker-socket-filter explain [--policy FILE] --uid N [--gid N] [--groups N,M] METHOD PATH")
+		fmt.Fprintln(stderr, "usage: docker-socket-filter explain [--policy FILE] --uid N [--gid N] [--groups N,M] [--body FILE [--content-type TYPE]] METHOD PATH[?QUERY]")
 		fs.PrintDefaults()
 	}
 	path := policyFlag(fs)
 	uid := fs.String("uid", "", "the peer's uid (required)")
 	gid := fs.String("gid", "", "the peer's primary gid (default: the uid)")
 	groups := fs.String("groups", "", "the peer's supplementary gids, comma-separated")
+	bodyFile := fs.String("body", "", "the request body, from `file` (- for standard input)")
+	contentType := fs.String("content-type", "application/json", "the body's Content-Type")
+	upstream := fs.String("upstream", "", "engine socket `URL` for the lookups a decision needs (default: the policy's, else unix:///var/run/docker.sock)")
+	maxBody := fs.Int64("max-body", proxy.DefaultMaxBody, "largest body judged, as serve's --max-body")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -139,23 +146,96 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitUsage
 	}
+	engineURL := *upstream
+	if engineURL == "" {
+		engineURL = lp.upstream
+	}
+	if engineURL == "" {
+		engineURL = defaultUpstream(lookup)
+	}
+	enginePath, err := parseUpstream(engineURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "docker-socket-filter: %v\n", err)
+		return exitUsage
+	}
 	method, target := fs.Arg(0), fs.Arg(1)
-	pathOnly, _, _ := strings.Cut(target, "?")
-	d := lp.policy.Decide(peer, method, pathOnly)
+	escapedPath, rawQuery, _ := strings.Cut(target, "?")
+	req := filter.Request{Method: method, EscapedPath: escapedPath, RawQuery: rawQuery, BodyLimit: *maxBody}
+	var body []byte
+	if *bodyFile != "" {
+		if body, err = readBodyFile(*bodyFile); err != nil {
+			fmt.Fprintf(stderr, "docker-socket-filter: --body: %v\n", err)
+			return exitUsage
+		}
+		req.ContentLength = int64(len(body))
+		req.ContentTypes = []string{*contentType}
+	}
+	engine := proxy.NewEngine(proxy.UnixTransport(enginePath, 1), enginePath)
+	d := engine.Settle(context.Background(), lp.policy, filter.Caller{Peer: peer, Known: true}, &req, func() ([]byte, error) {
+		if int64(len(body)) > *maxBody {
+			return body[:*maxBody+1], nil
+		}
+		return body, nil
+	})
 	fmt.Fprintf(stdout, "policy:    %s\n", lp.source)
 	fmt.Fprintf(stdout, "peer:      uid=%d gid=%d groups=%v\n", peer.UID, peer.GID, peer.Groups)
 	fmt.Fprintf(stdout, "client:    %s\n", d.Rule)
-	fmt.Fprintf(stdout, "profile:   %s\n", d.Profile)
+	fmt.Fprintf(stdout, "profile:   %s\n", d.ProfileName())
 	fmt.Fprintf(stdout, "operation: %s\n", d.Operation())
-	if rules := lp.policy.BodyRules(d.Profile, d.Operation()); rules != "" {
-		fmt.Fprintf(stdout, "body:      %s\n", rules)
+	if d.Profile != nil && d.Route != nil {
+		if rules := d.Profile.Rules(d.Route); rules != "" {
+			fmt.Fprintf(stdout, "rules:     %s\n", rules)
+		}
 	}
-	if d.Allow {
-		fmt.Fprintf(stdout, "decision:  allow: profile %s (%s) allows %s\n", d.Profile, d.Rule, d.Operation())
+	byName := func(a, b filter.Lookup) int { return strings.Compare(a.String(), b.String()) }
+	for _, l := range slices.SortedFunc(maps.Keys(req.Facts), byName) {
+		fmt.Fprintf(stdout, "looked up: %s: %s\n", l, describeFact(req.Facts[l]))
+	}
+	fmt.Fprintf(stdout, "step:      %s\n", d.Step)
+	if d.Allowed() {
+		fmt.Fprintf(stdout, "decision:  allow: profile %s (%s) allows %s\n", d.ProfileName(), d.Rule, d.Operation())
+		if forwarded := d.Path + query(d.RawQuery); forwarded != target {
+			fmt.Fprintf(stdout, "forwards:  %s\n", forwarded)
+		}
 		return exitOK
 	}
 	fmt.Fprintf(stdout, "decision:  deny (%d): %s\n", d.Status, d.Reason)
 	return exitDenied
+}
+
+func query(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	return "?" + raw
+}
+
+func readBodyFile(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// describeFact says in a few words what a lookup found.
+func describeFact(f filter.Fact) string {
+	switch {
+	case f.Err != nil:
+		return "failed: " + f.Err.Error()
+	case f.Missing:
+		return "does not exist"
+	case f.Container != nil:
+		return "container " + f.Container.ID
+	case f.Exec != nil:
+		return "exec in container " + f.Exec.ContainerID
+	case f.Network != nil:
+		return fmt.Sprintf("network %s (%s, driver %s)", f.Network.Name, f.Network.ID, f.Network.Driver)
+	case f.Volume != nil:
+		return fmt.Sprintf("volume with driver %s, options %v", f.Volume.Driver, f.Volume.Options)
+	case f.Engine != nil:
+		return "cgroup v" + f.Engine.CgroupVersion
+	}
+	return "resolves to " + f.Path
 }
 
 func explainPeer(uid, gid, groups string) (filter.Peer, error) {

@@ -42,10 +42,7 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	upstreamDefault := "unix:///var/run/docker.sock"
-	if v, ok := lookup("SOCKET_PATH"); ok && v != "" {
-		upstreamDefault = "unix://" + v
-	}
+	upstreamDefault := defaultUpstream(lookup)
 	levelDefault := "info"
 	if v, ok := lookup("LOG_LEVEL"); ok && v != "" {
 		levelDefault = v
@@ -69,6 +66,15 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	f.policyExplicit = isSet(fs, "policy")
 	f.upstreamFlagSet = isSet(fs, "upstream")
 	return f, nil
+}
+
+// defaultUpstream is the engine's socket: tecnativa's SOCKET_PATH, else
+// the engine's own default.
+func defaultUpstream(lookup func(string) (string, bool)) string {
+	if v, ok := lookup("SOCKET_PATH"); ok && v != "" {
+		return "unix://" + v
+	}
+	return "unix:///var/run/docker.sock"
 }
 
 // parseUpstream accepts unix://PATH or an absolute PATH.
