@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 )
