@@ -234,9 +234,9 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 			case "allow":
 				entries = p.allowList(pkv[1], name)
 			case "create":
-				create = p.createRules(pkv[1], name)
+				create = block(p, pkv[1], "profile "+name+" create", createFields())
 			case "exec":
-				exec = p.execRules(pkv[1], name)
+				exec = block(p, pkv[1], "profile "+name+" exec", execFields())
 			}
 		}
 		prof, err := filter.NewProfile(p.table, name, entries)
@@ -333,89 +333,96 @@ func (p *parser) resolve(n *yaml.Node, s, kind string, lookup func(string) (uint
 	return id, true
 }
 
-// createRules reads a profile's create: block. Absent keys keep the safe
-// value; each key loosens one rule.
-func (p *parser) createRules(n *yaml.Node, profile string) filter.CreateRules {
-	var r filter.CreateRules
-	what := "profile " + profile + " create"
-	namedVolumes := true
-	for _, kv := range p.mapping(n, what, "privileged", "bind_sources", "named_volumes", "host_namespaces",
-		"cap_add", "devices", "security_opt", "masked_paths", "sysctls", "cgroup_parent", "runtimes",
-		"group_add", "volumes_from", "user", "images", "plugin_privileges", "links", "log_drivers") {
+// field is one key of a rules block: how its value is read into the
+// rules. One table per block lists the keys and their handling together.
+type field[R any] struct {
+	key  string
+	read func(p *parser, v *yaml.Node, what string, r *R)
+}
+
+func boolField[R any](key string, set func(*R, bool)) field[R] {
+	return field[R]{key, func(p *parser, v *yaml.Node, what string, r *R) { set(r, p.boolean(v, what)) }}
+}
+
+func listField[R any](key string, set func(*R, []string)) field[R] {
+	return field[R]{key, func(p *parser, v *yaml.Node, what string, r *R) { set(r, p.strings(v, what)) }}
+}
+
+func userField[R any](set func(*R, bool)) field[R] {
+	return field[R]{"user", func(p *parser, v *yaml.Node, what string, r *R) { set(r, p.userRule(v, what)) }}
+}
+
+// block reads a rules block whose keys the table lists.
+func block[R any](p *parser, n *yaml.Node, what string, fields []field[R]) R {
+	var r R
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.key
+	}
+	for _, kv := range p.mapping(n, what, keys...) {
 		k, v := kv[0], kv[1]
-		key := what + "." + k.Value
-		switch k.Value {
-		case "privileged":
-			r.Privileged = p.boolean(v, key)
-		case "bind_sources":
-			r.BindSources = p.strings(v, key)
-			for _, src := range r.BindSources {
-				if !strings.HasPrefix(src, "/") || src == "/" {
-					p.errorf(v, "%s: %q must be an absolute path other than /", key, src)
-				} else if under := sharedTree(src); under != "" {
-					p.errorf(v, "%s: %q is under %s, which the service sees privately or which others write: symbolic links there cannot be judged", key, src, under)
-				}
+		for _, f := range fields {
+			if f.key == k.Value {
+				f.read(p, v, what+"."+k.Value, &r)
 			}
-		case "named_volumes":
-			namedVolumes = p.boolean(v, key)
-		case "host_namespaces":
-			r.HostNamespaces = p.boolean(v, key)
-		case "cap_add":
-			r.CapAdd = p.strings(v, key)
-		case "devices":
-			r.Devices = p.boolean(v, key)
-		case "security_opt":
-			r.SecurityOpt = p.boolean(v, key)
-		case "masked_paths":
-			r.MaskedPaths = p.boolean(v, key)
-		case "sysctls":
-			r.Sysctls = p.boolean(v, key)
-		case "cgroup_parent":
-			r.CgroupParent = p.boolean(v, key)
-		case "runtimes":
-			r.Runtimes = p.strings(v, key)
-		case "group_add":
-			r.GroupAdd = p.boolean(v, key)
-		case "volumes_from":
-			r.VolumesFrom = p.boolean(v, key)
-		case "user":
-			r.NonRootUser = p.userRule(v, key)
-		case "images":
-			r.Images = p.strings(v, key)
-		case "plugin_privileges":
-			r.PluginPrivileges = p.boolean(v, key)
-		case "links":
-			r.Links = p.boolean(v, key)
-		case "log_drivers":
-			r.LogDrivers = p.strings(v, key)
 		}
 	}
-	r.NoNamedVolumes = !namedVolumes
 	return r
 }
 
-// execRules reads a profile's exec: block.
-func (p *parser) execRules(n *yaml.Node, profile string) filter.ExecRules {
-	var r filter.ExecRules
-	what := "profile " + profile + " exec"
-	for _, kv := range p.mapping(n, what, "privileged", "user", "commands") {
-		k, v := kv[0], kv[1]
-		key := what + "." + k.Value
-		switch k.Value {
-		case "privileged":
-			r.Privileged = p.boolean(v, key)
-		case "user":
-			r.NonRootUser = p.userRule(v, key)
-		case "commands":
-			r.Commands = p.strings(v, key)
-			for _, c := range r.Commands {
-				if !strings.HasPrefix(c, "/") {
-					p.errorf(v, "%s: %q must be an absolute path (a bare name is looked up in PATH)", key, c)
+// createFields are the keys of a profile's create: block. Absent keys
+// keep the safe value; each key loosens one rule.
+func createFields() []field[filter.CreateRules] {
+	type R = filter.CreateRules
+	return []field[R]{
+		boolField("privileged", func(r *R, b bool) { r.Privileged = b }),
+		{"bind_sources", func(p *parser, v *yaml.Node, what string, r *R) {
+			r.BindSources = p.strings(v, what)
+			for _, src := range r.BindSources {
+				if !strings.HasPrefix(src, "/") || src == "/" {
+					p.errorf(v, "%s: %q must be an absolute path other than /", what, src)
+				} else if path.Clean(src) != strings.TrimSuffix(src, "/") {
+					p.errorf(v, "%s: %q is not clean (\".\", \"..\" or \"//\")", what, src)
+				} else if under := sharedTree(src); under != "" {
+					p.errorf(v, "%s: %q is under %s, which the service sees privately or which others write: symbolic links there cannot be judged", what, src, under)
 				}
 			}
-		}
+		}},
+		boolField("named_volumes", func(r *R, b bool) { r.NoNamedVolumes = !b }),
+		boolField("host_namespaces", func(r *R, b bool) { r.HostNamespaces = b }),
+		listField("cap_add", func(r *R, l []string) { r.CapAdd = l }),
+		boolField("devices", func(r *R, b bool) { r.Devices = b }),
+		boolField("security_opt", func(r *R, b bool) { r.SecurityOpt = b }),
+		boolField("masked_paths", func(r *R, b bool) { r.MaskedPaths = b }),
+		boolField("sysctls", func(r *R, b bool) { r.Sysctls = b }),
+		boolField("cgroup_parent", func(r *R, b bool) { r.CgroupParent = b }),
+		listField("runtimes", func(r *R, l []string) { r.Runtimes = l }),
+		boolField("group_add", func(r *R, b bool) { r.GroupAdd = b }),
+		boolField("volumes_from", func(r *R, b bool) { r.VolumesFrom = b }),
+		userField(func(r *R, b bool) { r.NonRootUser = b }),
+		listField("images", func(r *R, l []string) { r.Images = l }),
+		boolField("plugin_privileges", func(r *R, b bool) { r.PluginPrivileges = b }),
+		boolField("links", func(r *R, b bool) { r.Links = b }),
+		listField("log_drivers", func(r *R, l []string) { r.LogDrivers = l }),
+		boolField("remote_fetch", func(r *R, b bool) { r.RemoteFetch = b }),
 	}
-	return r
+}
+
+// execFields are the keys of a profile's exec: block.
+func execFields() []field[filter.ExecRules] {
+	type R = filter.ExecRules
+	return []field[R]{
+		boolField("privileged", func(r *R, b bool) { r.Privileged = b }),
+		userField(func(r *R, b bool) { r.NonRootUser = b }),
+		{"commands", func(p *parser, v *yaml.Node, what string, r *R) {
+			r.Commands = p.strings(v, what)
+			for _, c := range r.Commands {
+				if !strings.HasPrefix(c, "/") {
+					p.errorf(v, "%s: %q must be an absolute path (a bare name is looked up in PATH)", what, c)
+				}
+			}
+		}},
+	}
 }
 
 func (p *parser) boolean(n *yaml.Node, what string) bool {

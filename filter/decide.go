@@ -19,6 +19,8 @@ type Request struct {
 	ContentTypes []string
 	// ContentLength is 0 for no body, -1 for a body of unknown length.
 	ContentLength int64
+	// Upgrade is the request's Upgrade header, if any.
+	Upgrade []string
 
 	// Body is the whole body, once a decision asked for it (NeedBody).
 	Body []byte
@@ -201,6 +203,9 @@ func (d *Decision) pending(step Step, j *judging) Decision {
 func framing(route *Route, r *Request) string {
 	if route.Body == BodyNone && r.ContentLength != 0 {
 		return route.Operation + " takes no request body, and this request carries one"
+	}
+	if len(r.Upgrade) > 0 && route.Conn != ConnTunnel {
+		return "Upgrade is refused: " + route.Operation + " does not leave HTTP"
 	}
 	switch len(r.ContentTypes) {
 	case 0:

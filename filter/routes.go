@@ -542,3 +542,34 @@ func (r *Route) matches(segs []string) bool {
 	}
 	return true
 }
+
+var grantNames = [...]string{GrantGroup: "groups", GrantOwnID: "own id only", GrantSensitive: "own id only (sensitive)"}
+
+func (g Grant) String() string { return grantNames[g] }
+
+var connNames = [...]string{ConnPlain: "plain", ConnWatch: "stream, no timeout", ConnTunnel: "tunnel (attach, exec, upgrade)"}
+
+func (c Conn) String() string { return connNames[c] }
+
+var targetNames = [...]string{
+	TargetNone: "", TargetContainer: "container in the path", TargetContainerQuery: "container in the query",
+	TargetExec: "exec in the path, and its container",
+}
+
+func (k TargetKind) String() string { return targetNames[k] }
+
+var answerNames = [...]string{
+	AnswerPlain: "", AnswerContainer: "container: label, env", AnswerContainerList: "containers: label",
+	AnswerEvents: "events: container label", AnswerService: "service: env", AnswerServiceList: "services: env",
+	AnswerTask: "task: env", AnswerTaskList: "tasks: env", AnswerImage: "image: env",
+}
+
+func (k AnswerKind) String() string { return answerNames[k] }
+
+var queryJudgeDescriptions = [...]string{
+	QueryFree: "", QueryBuildNetwork: "host_namespaces", QueryCgroupParent: "cgroup_parent",
+	QueryRemoteFetch: "remote_fetch", QueryBuilderVersion: "BuildKit needs Session", QueryRollback: "refused",
+	QueryPsArgs: "no environment when env is redacted", QueryTarget: "target container, judged",
+}
+
+func (j QueryJudge) String() string { return queryJudgeDescriptions[j] }

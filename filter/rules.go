@@ -469,7 +469,7 @@ func (r *CreateRules) judgeHostPath(p string, j *judging) error {
 	}
 	f, ok, err := j.fact(LookupHostPath, written)
 	if err != nil {
-		return refuse("host path %s cannot be resolved: %v", p, errors.Unwrap(errors.Unwrap(err)))
+		return refuse("host path %s cannot be resolved: %v", p, f.Err)
 	}
 	if !ok {
 		return nil

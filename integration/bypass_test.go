@@ -81,7 +81,7 @@ clients:
 		{"second JSON value", post(create(11), json, `{`+img+`} {"HostConfig":{"Privileged":true}}`), 400, "after the JSON value"},
 		{"unknown field", post(create(12), json, `{`+img+`,"HostConfig":{"Capabilities":["ALL"]}}`), 400, "unknown field"},
 		{"host bind", post(create(13), json, `{`+img+`,"HostConfig":{"Binds":["/:/host"]}}`), 403, "not under an allowed bind source"},
-		{"dot-dot out of the bind source", post(create(14), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/../../etc:/host"]}}`), 403, "not under"},
+		{"dot-dot out of the bind source", post(create(14), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/../../etc:/host"]}}`), 403, "not clean"},
 		{"symbolic link out of the bind source", post(create(15), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/link:/host"]}}`), 403, "resolves to /etc"},
 		{"dangling symbolic link in the bind source", post(create(26), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/dangling/x:/host"]}}`), 403, "does not exist"},
 		{"overlay volume of host directories", post(create(27), json, `{`+img+`,"HostConfig":{"Mounts":[{"Type":"volume","Source":"`+prefix+`-ov","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"overlay","device":"overlay","o":"lowerdir=/etc"}}}}]}}`), 403, "volume type"},
@@ -118,7 +118,7 @@ clients:
 
 	// The one create that the rules allow, alone and pipelined ahead of a
 	// refused one on the same connection.
-	ok := `{` + img + `,"Cmd":["true"],"HostConfig":{"Binds":["` + allowed + `/job:/work"]}}`
+	ok := `{` + img + `,"Cmd":["true"],"HostConfig":{"CgroupnsMode":"private","Binds":["` + allowed + `/job:/work"]}}`
 	bad := `{` + img + `,"HostConfig":{"Privileged":true}}`
 	conn := dial(t, f.sock)
 	io.WriteString(conn, post(create(100), json, ok)+post(create(101), json, bad))
@@ -170,13 +170,13 @@ func TestProtocolTricks(t *testing.T) {
 	id := runContainer(t, e, e.image, "sleep", "300")
 	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1"}})
 
-	t.Run("h2c upgrade on an allowed route stays HTTP/1.1", func(t *testing.T) {
+	t.Run("h2c upgrade on an allowed route is refused and stays HTTP/1.1", func(t *testing.T) {
 		c := dial(t, f.sock)
 		io.WriteString(c, "GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"+
 			"GET /v1.41/networks HTTP/1.1\r\nHost: d\r\n\r\n")
 		resps := readResponses(t, bufio.NewReader(c), 2, "GET")
-		if resps[0].StatusCode != 200 || bodyOf(t, resps[0]) != "OK" {
-			t.Errorf("ping with an h2c upgrade: %d %q, want a plain 200 OK", resps[0].StatusCode, bodyOf(t, resps[0]))
+		if body := bodyOf(t, resps[0]); resps[0].StatusCode != http.StatusBadRequest || !strings.Contains(body, "Upgrade is refused") {
+			t.Errorf("ping with an h2c upgrade: %d %q, want 400 naming the Upgrade", resps[0].StatusCode, body)
 		}
 		assertDenied(t, resps[1], "(NetworkList) denied")
 	})

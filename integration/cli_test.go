@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +76,7 @@ func TestRunInteractiveStdinCloses(t *testing.T) {
 	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1"}})
 	input := "line one\nline two\n"
 	out, errOut, err := cli(t, fmtHost(f.sock), strings.NewReader(input),
-		"run", "-i", "--rm", "--network", "none", e.image, "sh", "-c", "cat; echo after-eof")
+		"run", "-i", "--rm", "--network", "none", "--cgroupns", "private", e.image, "sh", "-c", "cat; echo after-eof")
 	if err != nil {
 		t.Fatalf("docker run -i: %v\n%s", err, errOut)
 	}
@@ -245,8 +246,14 @@ func TestCLIBodyRules(t *testing.T) {
 	e := testEnv(t)
 	f := startFilter(t, e, filterOpts{env: []string{"CONTAINERS=1", "POST=1"}})
 	host := fmtHost(f.sock)
-	if out := mustCLI(t, host, "run", "--rm", "--network", "none", e.image, "echo", "plain"); out != "plain\n" {
+	if out := mustCLI(t, host, "run", "--rm", "--network", "none", "--cgroupns", "private", e.image, "echo", "plain"); out != "plain\n" {
 		t.Errorf("plain run printed %q", out)
+	}
+	// Left to the engine, the cgroup namespace is the host's on cgroup
+	// v1: such a run is refused there with what to pass, and runs on v2.
+	_, errOut, err := cli(t, host, nil, "run", "--rm", "--network", "none", e.image, "true")
+	if v1 := engineCgroupVersion(t, e) == "1"; v1 != (err != nil && strings.Contains(errOut, "--cgroupns private")) {
+		t.Errorf("docker run without --cgroupns on cgroup v%s: err %v, stderr %q", engineCgroupVersion(t, e), err, errOut)
 	}
 	cases := []struct {
 		args []string
@@ -263,13 +270,13 @@ func TestCLIBodyRules(t *testing.T) {
 	debianCLI := "/usr/bin/docker"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, debianCLI, "-H", host, "run", "--rm", "--network", "none", e.image, "echo", "debian-cli")
+	cmd := exec.CommandContext(ctx, debianCLI, "-H", host, "run", "--rm", "--network", "none", "--cgroupns", "private", e.image, "echo", "debian-cli")
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+shortTempDir(t))
 	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "debian-cli\n" {
 		t.Errorf("%s run through the filter: %v: %s", debianCLI, err, out)
 	}
 	for _, c := range cases {
-		args := append(append([]string{"run", "--rm", "--network", "none"}, c.args...), e.image, "true")
+		args := append(append([]string{"run", "--rm", "--network", "none", "--cgroupns", "private"}, c.args...), e.image, "true")
 		_, errOut, err := cli(t, host, nil, args...)
 		if err == nil || !strings.Contains(errOut, "(ContainerCreate) denied") || !strings.Contains(errOut, c.want) {
 			t.Errorf("docker %v: err %v, stderr %q; want %q", args, err, errOut, c.want)
@@ -321,4 +328,15 @@ func TestExistingContainersFollowCreateRules(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "No such container: no-such-container-here") {
 		t.Errorf("exec into a missing container: err %v, stderr %q", err, errOut)
 	}
+}
+
+// engineCgroupVersion is the test engine's cgroup version, as /info says.
+func engineCgroupVersion(t *testing.T, e env) string {
+	t.Helper()
+	_, body := get(t, e.engineSock, "/info")
+	var info struct{ CgroupVersion string }
+	if err := json.Unmarshal([]byte(body), &info); err != nil || info.CgroupVersion == "" {
+		t.Fatalf("engine /info: %v %q", err, body)
+	}
+	return info.CgroupVersion
 }

@@ -374,11 +374,11 @@ clients:
 		name, kind, objName, path, body string
 	}{
 		{"volume mount options through link/..", "container", prefix + "-a", "/v1.41/containers/create?name=" + prefix + "-a",
-			`{` + img + `,"HostConfig":{"NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + prefix + `-va","Target":"/v","VolumeOptions":{"DriverConfig":` + volOpts(allowed+"/link/..") + `}}]}}`},
+			`{` + img + `,"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + prefix + `-va","Target":"/v","VolumeOptions":{"DriverConfig":` + volOpts(allowed+"/link/..") + `}}]}}`},
 		{"volume mount options through link/../inner", "container", prefix + "-b", "/v1.41/containers/create?name=" + prefix + "-b",
-			`{` + img + `,"HostConfig":{"NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + prefix + `-vb","Target":"/v","VolumeOptions":{"DriverConfig":` + volOpts(allowed+"/link/../inner") + `}}]}}`},
+			`{` + img + `,"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + prefix + `-vb","Target":"/v","VolumeOptions":{"DriverConfig":` + volOpts(allowed+"/link/../inner") + `}}]}}`},
 		{"anonymous volume mount options through link/..", "container", prefix + "-c", "/v1.41/containers/create?name=" + prefix + "-c",
-			`{` + img + `,"HostConfig":{"NetworkMode":"none","Mounts":[{"Type":"volume","Target":"/v","VolumeOptions":{"DriverConfig":` + volOpts(allowed+"/link/..") + `}}]}}`},
+			`{` + img + `,"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","Mounts":[{"Type":"volume","Target":"/v","VolumeOptions":{"DriverConfig":` + volOpts(allowed+"/link/..") + `}}]}}`},
 		{"volume create options through link/..", "volume", prefix + "-vd", "/v1.41/volumes/create",
 			`{"Name":"` + prefix + `-vd","Driver":"local","DriverOpts":{"type":"none","o":"bind","device":"` + allowed + `/link/.."}}`},
 		{"volume create options through link/./..", "volume", prefix + "-ve", "/v1.41/volumes/create",
@@ -397,8 +397,8 @@ clients:
 	// these may be allowed, but what the engine mounts must be under the
 	// allowed source.
 	cleaned := []struct{ name, source, body string }{
-		{"bind through link/../x", allowed + "/x", `{` + img + `,"HostConfig":{"NetworkMode":"none","Binds":["` + allowed + `/link/../x:/v"]}}`},
-		{"bind mount through link/..", allowed, `{` + img + `,"HostConfig":{"NetworkMode":"none","Mounts":[{"Type":"bind","Source":"` + allowed + `/link/..","Target":"/v"}]}}`},
+		{"bind through link/../x", allowed + "/x", `{` + img + `,"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","Binds":["` + allowed + `/link/../x:/v"]}}`},
+		{"bind mount through link/..", allowed, `{` + img + `,"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","Mounts":[{"Type":"bind","Source":"` + allowed + `/link/..","Target":"/v"}]}}`},
 	}
 	for i, c := range cleaned {
 		t.Run(c.name, func(t *testing.T) {
@@ -538,14 +538,14 @@ clients:
 	adminPid := inspectOnEngine(t, e, admins).State.Pid
 	img := fmt.Sprintf(`"Image":%q,"Cmd":["sleep","300"]`, e.image)
 	cases := []struct{ name, hostConfig, networking string }{
-		{"network mode by the host network's id", `{"NetworkMode":"` + hostNet.ID + `"}`, ""},
-		{"network mode by a 12-digit id prefix", `{"NetworkMode":"` + hostNet.ID[:12] + `"}`, ""},
-		{"network mode by a 3-digit id prefix", `{"NetworkMode":"` + hostNet.ID[:3] + `"}`, ""},
-		{"endpoint keyed host", `{"NetworkMode":"none"}`, `{"EndpointsConfig":{"host":{}}}`},
+		{"network mode by the host network's id", `{"CgroupnsMode":"private","NetworkMode":"` + hostNet.ID + `"}`, ""},
+		{"network mode by a 12-digit id prefix", `{"CgroupnsMode":"private","NetworkMode":"` + hostNet.ID[:12] + `"}`, ""},
+		{"network mode by a 3-digit id prefix", `{"CgroupnsMode":"private","NetworkMode":"` + hostNet.ID[:3] + `"}`, ""},
+		{"endpoint keyed host", `{"CgroupnsMode":"private","NetworkMode":"none"}`, `{"EndpointsConfig":{"host":{}}}`},
 		{"endpoint keyed by the host network's id", "", `{"EndpointsConfig":{"` + hostNet.ID + `":{}}}`},
-		{"network of a container by id prefix", `{"NetworkMode":"container:` + admins[:12] + `"}`, ""},
-		{"pid namespace of a container by id prefix", `{"NetworkMode":"none","PidMode":"container:` + admins[:12] + `"}`, ""},
-		{"ipc namespace of a container by id prefix", `{"NetworkMode":"none","IpcMode":"container:` + admins[:12] + `"}`, ""},
+		{"network of a container by id prefix", `{"CgroupnsMode":"private","NetworkMode":"container:` + admins[:12] + `"}`, ""},
+		{"pid namespace of a container by id prefix", `{"CgroupnsMode":"private","NetworkMode":"none","PidMode":"container:` + admins[:12] + `"}`, ""},
+		{"ipc namespace of a container by id prefix", `{"CgroupnsMode":"private","NetworkMode":"none","IpcMode":"container:` + admins[:12] + `"}`, ""},
 	}
 	self := map[string]string{"net": nsOf(t, 0, "net"), "pid": nsOf(t, 0, "pid")}
 	for i, c := range cases {
@@ -872,9 +872,9 @@ clients:
 	}
 	t.Run("a container with no-new-privileges stays reachable", func(t *testing.T) {
 		nnp := runContainer(t, e, "--security-opt", "no-new-privileges", image, "sleep", "300")
-		out, errOut, err := cli(t, host, nil, "exec", "-u", "1000", nnp, "/s/rootme", "/made-by-root")
+		out, errOut, err := cli(t, host, nil, "exec", "-u", "1000:1000", nnp, "/s/rootme", "/made-by-root")
 		if strings.Contains(errOut, "docker-socket-filter") {
-			t.Errorf("exec -u 1000 into a no-new-privileges container was refused: %v %s", err, errOut)
+			t.Errorf("exec -u 1000:1000 into a no-new-privileges container was refused: %v %s", err, errOut)
 		}
 		if strings.Contains(out, "euid=0") {
 			t.Errorf("no-new-privileges did not hold: %q", out)
@@ -969,7 +969,7 @@ clients:
 		prefix := fmt.Sprintf("dsfhole9-%d", os.Getpid())
 		removeByPrefix(t, e, prefix)
 		for i, user := range []string{"1000", "1000:0", "1000:root"} {
-			body := fmt.Sprintf(`{"Image":%q,"Cmd":["id","-g"],"User":%q,"HostConfig":{"NetworkMode":"none","SecurityOpt":["no-new-privileges"]}}`, e.image, user)
+			body := fmt.Sprintf(`{"Image":%q,"Cmd":["id","-g"],"User":%q,"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","SecurityOpt":["no-new-privileges"]}}`, e.image, user)
 			resp, answer := holeReq(t, f.sock, "POST", fmt.Sprintf("/v1.41/containers/create?name=%s-%d", prefix, i), "application/json", body)
 			if !is2xx(resp.StatusCode) {
 				continue
@@ -1029,11 +1029,11 @@ clients:
 		name, vol, hostConfig string
 		allow                 bool
 	}{
-		{"bind by name", bindVol, `{"NetworkMode":"none","Binds":["` + bindVol + `:/x"]}`, false},
-		{"bind by name read-only", bindVol, `{"NetworkMode":"none","Binds":["` + bindVol + `:/x:ro"]}`, false},
-		{"volume mount by name", bindVol, `{"NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + bindVol + `","Target":"/x"}]}`, false},
-		{"volume mount by name with no-copy", bindVol, `{"NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + bindVol + `","Target":"/x","VolumeOptions":{"NoCopy":true}}]}`, false},
-		{"plain volume by name", plainVol, `{"NetworkMode":"none","Binds":["` + plainVol + `:/x"]}`, true},
+		{"bind by name", bindVol, `{"CgroupnsMode":"private","NetworkMode":"none","Binds":["` + bindVol + `:/x"]}`, false},
+		{"bind by name read-only", bindVol, `{"CgroupnsMode":"private","NetworkMode":"none","Binds":["` + bindVol + `:/x:ro"]}`, false},
+		{"volume mount by name", bindVol, `{"CgroupnsMode":"private","NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + bindVol + `","Target":"/x"}]}`, false},
+		{"volume mount by name with no-copy", bindVol, `{"CgroupnsMode":"private","NetworkMode":"none","Mounts":[{"Type":"volume","Source":"` + bindVol + `","Target":"/x","VolumeOptions":{"NoCopy":true}}]}`, false},
+		{"plain volume by name", plainVol, `{"CgroupnsMode":"private","NetworkMode":"none","Binds":["` + plainVol + `:/x"]}`, true},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -120,6 +120,11 @@ func (e *Engine) answer(ctx context.Context, l filter.Lookup) filter.Fact {
 	case filter.LookupNetwork:
 		var n struct{ ID, Name, Driver string }
 		f := e.inspect(ctx, "/networks/"+url.PathEscape(l.Ref), &n)
+		if f.Missing {
+			// A service names networks as the swarm does: the host
+			// network has an id of its own there.
+			f = e.inspect(ctx, "/networks/"+url.PathEscape(l.Ref)+"?scope=swarm", &n)
+		}
 		if f.Err == nil && !f.Missing {
 			if n.ID == "" {
 				return filter.Fact{Err: errors.New("the engine's network inspect gave no id")}

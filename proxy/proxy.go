@@ -171,6 +171,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := filter.Request{
 		Method: r.Method, EscapedPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 		ContentTypes: r.Header["Content-Type"], ContentLength: r.ContentLength, BodyLimit: p.maxBody,
+		Upgrade: r.Header["Upgrade"],
 	}
 	// Not under the request's context: that ends when a client
 	// half-closes right after an attach request, which must still be

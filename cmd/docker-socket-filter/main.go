@@ -22,6 +22,7 @@ commands:
   serve     serve the filtered socket (the default)
   check     validate a policy file
   explain   tell whether a peer's request would be allowed, and why
+  inventory print every operation with the inputs the engine reads and how each is judged
   version   print the version
 
 Run 'docker-socket-filter COMMAND -h' for a command's flags.
@@ -46,6 +47,8 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 		return check(args, lookup, stdout, stderr)
 	case "explain":
 		return explain(args, lookup, stdout, stderr)
+	case "inventory":
+		return inventory(stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "docker-socket-filter %s\n", version)
 		return exitOK
