@@ -192,6 +192,7 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		fmt.Fprintf(stdout, "looked up: %s: %s\n", l, describeFact(req.Facts[l]))
 	}
 	fmt.Fprintf(stdout, "step:      %s\n", d.Step)
+	fmt.Fprintf(stdout, "reason:    %s\n", d.Reason)
 	if d.Allowed() {
 		fmt.Fprintf(stdout, "decision:  allow: profile %s (%s) allows %s\n", d.ProfileName(), d.Rule, d.Operation())
 		if forwarded := d.Path + query(d.RawQuery); forwarded != target {
