@@ -222,7 +222,7 @@ check "engine of another group: docker version names the group to join" sh_early
 	grep -q 'permission denied: the socket is root:enginegrp mode 0660 and docker-socket-filter is not in group enginegrp' err
 	grep -q 'usermod -aG enginegrp docker-socket-filter' err
 	grep -q 'SupplementaryGroups=enginegrp' err"
-in_early systemctl restart "$unit"
+check "engine of another group: the service restarts" in_early systemctl restart "$unit"
 check "engine of another group: the journal says what to do" sh_early "
 	timeout 30 sh -c 'until journalctl -u $unit -o cat | grep \"engine unreachable\" | grep -q \"usermod -aG enginegrp docker-socket-filter\"; do sleep 0.1; done'"
 check "no failed unit: the socket is active, its last result success" sh_early "
