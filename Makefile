@@ -58,7 +58,7 @@ fuzz-short:
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzJudgeCreate$$' -fuzztime $$((50000 * $(FUZZSCALE)))x
 
-# About five minutes for each target.
+# Sixty times the inputs: a few minutes for each target.
 fuzz:
 	$(MAKE) fuzz-short FUZZSCALE=60
 
