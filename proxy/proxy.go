@@ -389,7 +389,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response) error {
 
 func (p *Proxy) badGateway(w http.ResponseWriter, err error) (int, error) {
 	writeJSONError(w, http.StatusBadGateway,
-		fmt.Sprintf("docker-socket-filter: cannot reach the Docker engine at %s: %v", p.upstream, unwrapOpError(err)))
+		"docker-socket-filter: "+describeUpstream(p.upstream, err))
 	return http.StatusBadGateway, err
 }
 

@@ -21,12 +21,20 @@ unit=docker-socket-filter.service
 passed=0
 failed=0
 
+for c in rpm dpkg-deb docker chroot; do
+	command -v "$c" >/dev/null || { echo "test-packages: $c is not installed; run scripts/deps.sh as root" >&2; exit 1; }
+done
 deb_old=$(ls "$dist"/docker-socket-filter_*_amd64.deb)
 deb_new=$(ls "$dist"/next/docker-socket-filter_*_amd64.deb)
 rpm_old=$(ls "$dist"/docker-socket-filter-*.x86_64.rpm)
 [ -S "$engine_sock" ] || { echo "test-packages: no engine socket at '$engine_sock'" >&2; exit 1; }
 
-cleanup() { "$instance" stop "$name" >/dev/null 2>&1 || true; }
+# A second instance, for installing before the engine.
+early=${name}e
+cleanup() {
+	"$instance" stop "$name" >/dev/null 2>&1 || true
+	"$instance" stop "$early" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 # check DESCRIPTION CMD...: runs CMD, prints one line, keeps going.
@@ -183,6 +191,51 @@ check "rpm: no unit, socket or process left" sh_in "
 	! systemctl list-unit-files 'docker-socket-filter*' | grep -q docker-socket-filter
 	[ ! -e $sock ]
 	! pgrep -f /usr/bin/docker-socket-filter"
+
+echo "# installed before the engine: no docker group, then an engine socket of another group"
+"$instance" stop "$name" >/dev/null
+# The engine is bound at a path nothing looks at yet: first there is no
+# engine socket at all. Its gid gets a group that is not "docker", as on a
+# host whose engine socket belongs to another group.
+export DSF_BIND="$engine_sock:/run/engine.sock $dist:/dist $docker_bin:/usr/local/bin/docker"
+"$instance" start "$early"
+in_early() { "$instance" exec "$early" "$@"; }
+sh_early() { "$instance" exec "$early" sh -ec "$1"; }
+sh_early "groupadd -g $engine_gid enginegrp"
+check "no docker group before the install" sh_early "! getent group docker"
+check "deb installs with no engine and no docker group" in_early apt-get install -y -q /dist/"$(basename "$deb_old")"
+check "install made group docker with the service user in it" sh_early "
+	getent group docker | grep -q ':docker-socket-filter\$'"
+check "no engine: docker version gets a JSON error naming the cause" sh_early "
+	! docker -H unix://$sock version 2>err
+	cat err
+	grep -q 'cannot reach the Docker engine at /var/run/docker.sock: no such socket: the engine is not running' err"
+check "no engine: the service runs, it did not fail" expect_eq active in_early systemctl is-active "$unit"
+check "no engine: the journal says what is wrong" sh_early "
+	timeout 30 sh -c 'until journalctl -u $unit -o cat | grep \"engine unreachable\" | grep -q \"no such socket\"; do sleep 0.1; done'"
+# The engine appears, its socket in group enginegrp (0660), which the
+# service user is not in.
+sh_early "ln -s /run/engine.sock /run/docker.sock"
+check "engine of another group: docker version names the group to join" sh_early "
+	! docker -H unix://$sock version 2>err
+	cat err
+	grep -q 'permission denied: the socket is root:enginegrp mode 0660 and docker-socket-filter is not in group enginegrp' err
+	grep -q 'usermod -aG enginegrp docker-socket-filter' err
+	grep -q 'SupplementaryGroups=enginegrp' err"
+check "engine of another group: the service restarts" in_early systemctl restart "$unit"
+check "engine of another group: the journal says what to do" sh_early "
+	timeout 30 sh -c 'until journalctl -u $unit -o cat | grep \"engine unreachable\" | grep -q \"usermod -aG enginegrp docker-socket-filter\"; do sleep 0.1; done'"
+check "no failed unit: the socket is active, its last result success" sh_early "
+	for i in 1 2 3 4 5 6 7 8 9 10; do docker -H unix://$sock version >/dev/null 2>&1 || true; done
+	[ \$(systemctl is-active docker-socket-filter.socket) = active ]
+	[ \$(systemctl show -p Result --value docker-socket-filter.socket) = success ]
+	[ \$(systemctl show -p Result --value $unit) = success ]
+	! systemctl is-failed --quiet $unit"
+check "doing what the journal says makes it work" sh_early "
+	usermod -aG enginegrp docker-socket-filter
+	systemctl restart $unit
+	docker -H unix://$sock version"
+"$instance" stop "$early" >/dev/null
 
 echo "# without systemd (a chroot, as in an image build)"
 croot=$(mktemp -d /tmp/dsf-chroot.XXXXXX)

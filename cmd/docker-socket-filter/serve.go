@@ -213,6 +213,11 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	}
 	stopWatchdog := notifier.StartWatchdog(status, func(err error) { log.Warn("sd_notify WATCHDOG failed", "err", err) })
 	defer stopWatchdog()
+	// Served already: a missing engine is a 502 per request, not a failed
+	// start, so its cause is said here once.
+	if err := proxy.CheckUpstream(upstreamPath, time.Second); err != nil {
+		log.Warn("engine unreachable: clients get 502 until this is fixed", "err", err)
+	}
 
 	var runErr error
 loop:
