@@ -77,6 +77,16 @@ func defaultUpstream(lookup func(string) (string, bool)) string {
 	return "unix:///var/run/docker.sock"
 }
 
+// upstreamFor is the engine socket serve uses with a loaded policy: the
+// --upstream flag when given, else the policy file's, else the default.
+func (f *serveFlags) upstreamFor(loaded *loadedPolicy) (string, error) {
+	upstream := f.upstream
+	if loaded.upstream != "" && !f.upstreamFlagSet {
+		upstream = loaded.upstream
+	}
+	return parseUpstream(upstream)
+}
+
 // parseUpstream accepts unix://PATH or an absolute PATH.
 func parseUpstream(s string) (string, error) {
 	path, ok := strings.CutPrefix(s, "unix://")
@@ -159,11 +169,7 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	for _, w := range loaded.warnings {
 		log.Warn(w)
 	}
-	upstream := f.upstream
-	if loaded.upstream != "" && !f.upstreamFlagSet {
-		upstream = loaded.upstream
-	}
-	upstreamPath, err := parseUpstream(upstream)
+	upstreamPath, err := f.upstreamFor(loaded)
 	if err != nil {
 		return err
 	}
@@ -228,7 +234,7 @@ loop:
 				log.Info("shutting down", "signal", sig.String())
 				break loop
 			}
-			reload(source, lookup, p, notifier, log)
+			reload(f, source, lookup, p, upstreamPath, notifier, log)
 		case err := <-serveErr:
 			runErr = fmt.Errorf("serve: %w", err)
 			break loop
@@ -259,7 +265,7 @@ func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog
 
 // reload re-reads the policy; a policy that fails to load leaves the one in
 // force untouched.
-func reload(source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, n *systemd.Notifier, log *slog.Logger) {
+func reload(f *serveFlags, source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, upstream string, n *systemd.Notifier, log *slog.Logger) {
 	if err := n.Reloading(); err != nil {
 		log.Warn("sd_notify RELOADING failed", "err", err)
 	}
@@ -272,6 +278,11 @@ func reload(source *policySource, lookup func(string) (string, bool), p *proxy.P
 		}
 		p.SetPolicy(loaded.policy)
 		log.Info("policy reloaded", "policy", loaded.source)
+		// The engine connections are made for one socket: a new one
+		// takes a restart, which must not go unnoticed.
+		if want, err := f.upstreamFor(loaded); err == nil && want != upstream {
+			log.Warn("the policy's upstream changed: it applies at the next restart", "in_force", upstream, "policy", want)
+		}
 	}
 	if err := n.Ready(""); err != nil {
 		log.Warn("sd_notify READY failed", "err", err)
