@@ -274,14 +274,14 @@ func TestMatch(t *testing.T) {
 
 func TestSensitiveNeverInGroups(t *testing.T) {
 	table := newTable(t)
-	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket", "ImageGet", "ImageGetAll", "SwarmUnlockkey"} {
+	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket", "ImageGet", "ImageGetAll", "SwarmInspect", "SwarmUnlockkey"} {
 		r := table.Operation(op)
 		if r == nil {
 			t.Errorf("%s: not in the table", op)
 			continue
 		}
-		if !r.Sensitive {
-			t.Errorf("%s: not Sensitive", op)
+		if r.Grant != GrantSensitive {
+			t.Errorf("%s: grant %d, want GrantSensitive", op, r.Grant)
 		}
 		// Only their own id grants them.
 		ops, err := table.Expand(op)
@@ -301,10 +301,10 @@ func TestSensitiveNeverInGroups(t *testing.T) {
 				switch {
 				case r == nil:
 					t.Errorf("Expand(%q) returned %q, not in the table", entry, op)
-				case r.Sensitive:
+				case r.Grant == GrantSensitive:
 					t.Errorf("Expand(%q) returned sensitive %s", entry, op)
-				case r.Explicit:
-					t.Errorf("Expand(%q) returned explicit %s", entry, op)
+				case r.Grant == GrantOwnID:
+					t.Errorf("Expand(%q) returned own-id %s", entry, op)
 				case r.Section != s:
 					t.Errorf("Expand(%q) returned %s of section %s", entry, op, r.Section)
 				case strings.HasSuffix(entry, ":read") && r.IsWrite():
@@ -319,7 +319,7 @@ func TestSensitiveNeverInGroups(t *testing.T) {
 		all, _ := table.Expand(s)
 		var want []string
 		for _, r := range table.Routes() {
-			if r.Section == s && !r.Sensitive && !r.Explicit {
+			if r.Section == s && r.Grant == GrantGroup {
 				want = append(want, r.Operation)
 			}
 		}
@@ -398,10 +398,11 @@ func TestNoAmbiguousRoutes(t *testing.T) {
 
 func TestExplicitOperations(t *testing.T) {
 	table := newTable(t)
-	for _, op := range []string{"ContainerUpdate", "ServiceCreate", "ServiceUpdate", "PluginPull", "PluginSet", "PluginUpgrade", "PluginCreate", "Session", "Grpc"} {
+	for _, op := range []string{"ContainerUpdate", "ServiceCreate", "ServiceUpdate", "PluginPull", "PluginSet", "PluginUpgrade", "PluginCreate",
+		"SwarmInit", "SwarmJoin", "SwarmUpdate", "Session", "Grpc"} {
 		r := table.Operation(op)
-		if r == nil || !r.Explicit {
-			t.Errorf("%s is not explicit", op)
+		if r == nil || r.Grant != GrantOwnID {
+			t.Errorf("%s is not granted by its own id only", op)
 			continue
 		}
 		if ops, err := table.Expand(op); err != nil || !slices.Equal(ops, []string{op}) {
