@@ -79,9 +79,21 @@ func errOutput(err error) string {
 
 type specRoute struct {
 	method, path, op string
+	// query names the operation's query parameters; body says whether
+	// it takes a body parameter.
+	query []string
+	body  bool
+	// answer is the schema of its 200 answer, or nil.
+	answer any
 }
 
-func loadSpec(t *testing.T) (version string, routes []specRoute) {
+type engineSpec struct {
+	version     string
+	routes      []specRoute
+	definitions map[string]any
+}
+
+func loadSpec(t *testing.T) *engineSpec {
 	t.Helper()
 	path := engineSpecPath(t)
 	data, err := os.ReadFile(path)
@@ -92,14 +104,16 @@ func loadSpec(t *testing.T) (version string, routes []specRoute) {
 		Info struct {
 			Version string `yaml:"version"`
 		} `yaml:"info"`
-		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+		Paths       map[string]map[string]yaml.Node `yaml:"paths"`
+		Definitions map[string]any                  `yaml:"definitions"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if len(doc.Paths) == 0 {
-		t.Fatalf("%s: no paths", path)
+	if len(doc.Paths) == 0 || len(doc.Definitions) == 0 {
+		t.Fatalf("%s: no paths or no definitions", path)
 	}
+	spec := &engineSpec{version: doc.Info.Version, definitions: doc.Definitions}
 	for p, methods := range doc.Paths {
 		for m, node := range methods {
 			switch m {
@@ -109,6 +123,13 @@ func loadSpec(t *testing.T) (version string, routes []specRoute) {
 			}
 			var op struct {
 				OperationID string `yaml:"operationId"`
+				Parameters  []struct {
+					Name string `yaml:"name"`
+					In   string `yaml:"in"`
+				} `yaml:"parameters"`
+				Responses map[string]struct {
+					Schema any `yaml:"schema"`
+				} `yaml:"responses"`
 			}
 			if err := node.Decode(&op); err != nil {
 				t.Fatalf("%s: %s %s: %v", path, m, p, err)
@@ -116,14 +137,24 @@ func loadSpec(t *testing.T) (version string, routes []specRoute) {
 			if op.OperationID == "" {
 				continue
 			}
-			routes = append(routes, specRoute{strings.ToUpper(m), p, op.OperationID})
+			r := specRoute{method: strings.ToUpper(m), path: p, op: op.OperationID, answer: op.Responses["200"].Schema}
+			for _, prm := range op.Parameters {
+				switch prm.In {
+				case "query":
+					r.query = append(r.query, prm.Name)
+				case "body":
+					r.body = true
+				}
+			}
+			spec.routes = append(spec.routes, r)
 		}
 	}
-	return doc.Info.Version, routes
+	return spec
 }
 
 func TestRouteTableMatchesEngineSpec(t *testing.T) {
-	version, spec := loadSpec(t)
+	engine := loadSpec(t)
+	version, spec := engine.version, engine.routes
 	table := newTable(t)
 
 	// The table documents the API version it follows.
