@@ -133,9 +133,7 @@ func (r *CreateRules) judgeNetworks(mode string, nc *network.NetworkingConfig, j
 		refs = append(refs, mode)
 	}
 	if nc != nil {
-		for _, ref := range slices.Sorted(maps.Keys(nc.EndpointsConfig)) {
-			refs = append(refs, ref)
-		}
+		refs = append(refs, slices.Sorted(maps.Keys(nc.EndpointsConfig))...)
 	}
 	return judgeNetworkRefs(refs, j)
 }
