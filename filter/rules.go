@@ -565,7 +565,7 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, j *judging) error {
 		return err
 	}
 	if r.NonRootUser && (isRootUser(cs.User) || cs.Privileges == nil || !cs.Privileges.NoNewPrivileges) {
-		return refuse("the service must run as a numeric non-root uid[:gid] with no-new-privileges (User is %q)", cs.User)
+		return refuse("the service must run as a numeric non-root uid:gid with no-new-privileges (User is %q)", cs.User)
 	}
 	for _, m := range cs.Mounts {
 		if err := r.judgeMount(m, j); err != nil {
