@@ -142,13 +142,23 @@ func TestParseExample(t *testing.T) {
 	}
 
 	// End to end through Decide.
-	d := f.Policy.Decide(filter.Peer{UID: 1500, GID: 1500}, "GET", "/v1.41/containers/json")
-	if !d.Allow || d.Profile != "traefik" {
-		t.Errorf("traefik GET /v1.41/containers/json: %+v", d)
-	}
-	d = f.Policy.Decide(filter.Peer{UID: 1001, GID: 1001}, "GET", "/_ping")
-	if d.Allow || d.Profile != filter.NoProfile {
-		t.Errorf("unmatched peer GET /_ping: allowed=%v profile=%q, want denied by none", d.Allow, d.Profile)
+	for _, tt := range []struct {
+		peer    filter.Peer
+		method  string
+		path    string
+		allow   bool
+		profile string
+		step    filter.Step
+	}{
+		{filter.Peer{UID: 1500, GID: 1500}, "GET", "/v1.41/containers/json", true, "traefik", filter.StepAllowed},
+		{filter.Peer{UID: 1500, GID: 1500}, "GET", "/v1.41/containers/abc/logs", false, "traefik", filter.StepGrant},
+		{filter.Peer{UID: 1001, GID: 1001}, "GET", "/_ping", false, filter.NoProfile, filter.StepCaller},
+	} {
+		d := f.Policy.Decide(filter.Caller{Peer: tt.peer, Known: true}, &filter.Request{Method: tt.method, EscapedPath: tt.path})
+		if d.Allowed() != tt.allow || d.ProfileName() != tt.profile || d.Step != tt.step {
+			t.Errorf("uid %d %s %s: allowed=%v profile=%q step %s (%s), want %v, %q, %s",
+				tt.peer.UID, tt.method, tt.path, d.Allowed(), d.ProfileName(), d.Step, d.Reason, tt.allow, tt.profile, tt.step)
+		}
 	}
 }
 

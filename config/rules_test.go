@@ -119,7 +119,12 @@ func TestViewKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := f.Policy.View("p")
+	var v *filter.View
+	for _, prof := range f.Policy.Profiles() {
+		if prof.Name == "p" {
+			v = &prof.View
+		}
+	}
 	if v == nil || !v.RedactEnv || v.LabelKey != "traefik.enable" || v.LabelValue != "true" || !v.HasValue {
 		t.Errorf("view %+v", v)
 	}

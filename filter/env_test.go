@@ -135,10 +135,13 @@ func TestEnvPolicy(t *testing.T) {
 			deny:  []string{"ImageList"},
 		},
 		{
-			name:  "SWARM does not give the unlock key",
+			// The join tokens (SwarmInspect) and the unlock key are
+			// sensitive; making, joining and reconfiguring a swarm are
+			// granted by their own ids only.
+			name:  "SWARM gives neither the join tokens nor the unlock key",
 			env:   map[string]string{"SWARM": "1", "POST": "1"},
-			allow: []string{"SwarmInspect", "SwarmInit"},
-			deny:  []string{"SwarmUnlockkey"},
+			allow: []string{"SwarmLeave", "SwarmUnlock"},
+			deny:  []string{"SwarmUnlockkey", "SwarmInspect", "SwarmInit", "SwarmJoin", "SwarmUpdate"},
 		},
 		{
 			name:  "value true",
@@ -224,8 +227,9 @@ func TestEnvPolicyDecides(t *testing.T) {
 		{"POST", "/v1.41/containers/abc/start", false},
 		{"GET", "/v1.41/images/json", false},
 	} {
-		if d := p.Decide(Peer{UID: 42}, tt.method, tt.path); d.Allow != tt.allow {
-			t.Errorf("Decide(%s %s).Allow = %v, want %v (%s)", tt.method, tt.path, d.Allow, tt.allow, d.Reason)
+		d := p.Decide(Caller{Peer: Peer{UID: 42}, Known: true}, newRequest(tt.method, tt.path, ""))
+		if d.Verdict == Pending || d.Allowed() != tt.allow {
+			t.Errorf("Decide(%s %s) = verdict %d at %s, want allowed %v (%s)", tt.method, tt.path, d.Verdict, d.Step, tt.allow, d.Reason)
 		}
 	}
 }

@@ -90,8 +90,11 @@ func FuzzDecide(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, method, path string) {
-		d := policy.Decide(Peer{UID: 1}, method, path)
-		if !d.Allow {
+		d := policy.Decide(Caller{Peer: Peer{UID: 1}, Known: true}, &Request{Method: method, EscapedPath: path})
+		if d.Verdict == Pending {
+			t.Fatalf("Decide(%q, %q) pending at %s: neither operation needs a body or a lookup", method, path, d.Step)
+		}
+		if !d.Allowed() {
 			if d.Status == 200 {
 				t.Fatalf("Decide(%q, %q) denied with status 200", method, path)
 			}
@@ -116,16 +119,17 @@ func FuzzDecide(f *testing.F) {
 		if d.Target.Version != "" {
 			want = "/v" + d.Target.Version + want
 		}
-		if d.Target.Path != want {
-			t.Fatalf("Decide(%q, %q) forwards %q, judged %q", method, path, d.Target.Path, want)
+		if d.Target.Path != want || d.Path != want {
+			t.Fatalf("Decide(%q, %q) forwards %q (target %q), judged %q", method, path, d.Path, d.Target.Path, want)
 		}
 	})
 }
 
-// FuzzJudgeCreate: whatever body the safe create rules accept, the engine's
-// own reading of it (encoding/json, first value only, unknown keys
-// ignored) is a container without privilege, host paths, host namespaces,
-// added capabilities or devices.
+// FuzzJudgeCreate: whatever ContainerCreate body the safe create rules
+// accept, settled the way the proxy settles it, the engine's own reading
+// of it (encoding/json, first value only, unknown keys ignored) is a
+// container without privilege, host paths, host namespaces, added
+// capabilities or devices.
 func FuzzJudgeCreate(f *testing.F) {
 	seeds := []string{
 		`{"Image":"x","HostConfig":{"Privileged":true}}`,
@@ -140,10 +144,24 @@ func FuzzJudgeCreate(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	rules := CreateRules{}
+	table := newTable(f)
+	prof, err := NewProfile(table, "p", []string{"ContainerCreate"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	policy, err := NewPolicy(table, []*Profile{prof}, nil, "p")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req container.CreateRequest
-		if DecodeBody(body, &req) != nil || rules.JudgeCreate(&req, func(p string) (string, error) { return p, nil }) != nil {
+		req := &Request{Method: "POST", EscapedPath: "/v1.41/containers/create", ContentLength: int64(len(body)),
+			ContentTypes: []string{"application/json"}}
+		// plainWorld: every host path resolves to itself, no named
+		// network or volume exists, the engine runs cgroup v2.
+		if d := settle(t, policy, anyone, req, body, plainWorld.fact); !d.Allowed() {
+			if d.Verdict == Pending || d.Status == 200 {
+				t.Fatalf("refused %q with verdict %d, status %d", body, d.Verdict, d.Status)
+			}
 			return
 		}
 		var engine container.CreateRequest

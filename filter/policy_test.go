@@ -1,9 +1,13 @@
 package filter
 
 import (
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/api/types/container"
 )
 
 func u32(v uint32) *uint32 { return &v }
@@ -37,6 +41,14 @@ func TestDecide(t *testing.T) {
 		t.Fatalf("NewPolicy: %v", err)
 	}
 	denyDefault, err := NewPolicy(table, profiles, clients, NoProfile)
+	if err != nil {
+		t.Fatalf("NewPolicy: %v", err)
+	}
+
+	withSwarm, err := NewPolicy(table, []*Profile{
+		newTestProfile(t, table, "swarm", "swarm"),
+		newTestProfile(t, table, "swarm-admin", "SwarmInspect", "SwarmJoin"),
+	}, []Client{{Name: "clients[0]", UID: u32(1001), Profile: "swarm-admin"}}, "swarm")
 	if err != nil {
 		t.Fatalf("NewPolicy: %v", err)
 	}
@@ -84,18 +96,32 @@ func TestDecide(t *testing.T) {
 		{"non-canonical path", withDefault, Peer{UID: 1000}, "GET", "/containers/../json", false, "unknown route", "reader", "clients[0]", bad},
 		{"encoded slash", withDefault, Peer{UID: 5, GID: 2000}, "GET", "/images/library%2fbusybox/json", false, "unknown route", "admin", "clients[1]", bad},
 		{"malformed version", withDefault, Peer{UID: 1000}, "GET", "/v1/containers/json", false, "unknown route", "reader", "clients[0]", bad},
+		{"swarm inspect is not in the swarm group", withSwarm, Peer{UID: 1000}, "GET", "/swarm", false, "SwarmInspect", "swarm", "default", no},
+		{"swarm inspect by its own id", withSwarm, Peer{UID: 1001}, "GET", "/swarm", true, "SwarmInspect", "swarm-admin", "clients[0]", ok},
+		{"swarm init is not in the swarm group", withSwarm, Peer{UID: 1000}, "POST", "/swarm/init", false, "SwarmInit", "swarm", "default", no},
+		{"swarm join by its own id", withSwarm, Peer{UID: 1001}, "POST", "/swarm/join", true, "SwarmJoin", "swarm-admin", "clients[0]", ok},
+		{"swarm leave is in the swarm group", withSwarm, Peer{UID: 1000}, "POST", "/swarm/leave", true, "SwarmLeave", "swarm", "default", ok},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := tt.policy.Decide(tt.peer, tt.method, tt.path)
-			if d.Allow != tt.allow {
-				t.Errorf("Allow = %v, want %v (reason %q)", d.Allow, tt.allow, d.Reason)
+			req := newRequest(tt.method, tt.path, "")
+			body := ""
+			if tt.method == "POST" && strings.HasSuffix(tt.path, "/containers/create") {
+				body = `{"Image":"x"}`
+				req = newRequest(tt.method, tt.path, body)
+			}
+			d := settle(t, tt.policy, Caller{Peer: tt.peer, Known: true}, req, []byte(body), plainWorld.fact)
+			if d.Allowed() != tt.allow {
+				t.Errorf("Allowed() = %v, want %v (step %s, reason %q)", d.Allowed(), tt.allow, d.Step, d.Reason)
 			}
 			if got := d.Operation(); got != tt.op {
 				t.Errorf("Operation() = %q, want %q", got, tt.op)
 			}
-			if d.Profile != tt.profile {
-				t.Errorf("Profile = %q, want %q", d.Profile, tt.profile)
+			if d.ProfileName() != tt.profile {
+				t.Errorf("ProfileName() = %q, want %q", d.ProfileName(), tt.profile)
+			}
+			if (d.Profile == nil) != (tt.profile == NoProfile) {
+				t.Errorf("Profile = %v for profile name %q", d.Profile, tt.profile)
 			}
 			if d.Rule != tt.rule {
 				t.Errorf("Rule = %q, want %q", d.Rule, tt.rule)
@@ -119,9 +145,25 @@ func TestDecideTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := p.Decide(Peer{}, "GET", "/v1.41/containers/%41bc/json")
-	if !d.Allow || d.Target.Version != "1.41" || d.Target.Path != "/v1.41/containers/Abc/json" {
-		t.Errorf("Decide = {Allow:%v Target:%+v}, want allowed with version 1.41 and path /v1.41/containers/Abc/json", d.Allow, d.Target)
+	d := p.Decide(anyone, newRequest("GET", "/v1.41/containers/%41bc/json?size=1", ""))
+	if !d.Allowed() || d.Version != "1.41" || d.Target.Version != "1.41" || d.Target.Path != "/v1.41/containers/Abc/json" ||
+		d.Path != "/v1.41/containers/Abc/json" || d.RawQuery != "size=1" {
+		t.Errorf("Decide = {Verdict:%d Path:%s RawQuery:%s Target:%+v}, want allowed with version 1.41 and path /v1.41/containers/Abc/json?size=1",
+			d.Verdict, d.Path, d.RawQuery, d.Target)
+	}
+}
+
+// TestDecideCaller: a connection without peer credentials is denied
+// everything, before any profile is chosen.
+func TestDecideCaller(t *testing.T) {
+	policy := onePolicy(t, []string{"SystemPing"}, nil)
+	d := policy.Decide(Caller{}, newRequest("GET", "/_ping", ""))
+	if d.Verdict != Deny || d.Step != StepCaller || d.Status != http.StatusForbidden || d.Profile != nil {
+		t.Errorf("unknown caller: verdict %d at %s (%d), profile %v: %s", d.Verdict, d.Step, d.Status, d.Profile, d.Reason)
+	}
+	d = policy.Decide(anyone, newRequest("GET", "/_ping", ""))
+	if !d.Allowed() || d.Step != StepAllowed || d.ProfileName() != "p" {
+		t.Errorf("known caller: verdict %d at %s, profile %s: %s", d.Verdict, d.Step, d.ProfileName(), d.Reason)
 	}
 }
 
@@ -189,25 +231,75 @@ func TestNewProfileErrors(t *testing.T) {
 }
 
 func TestDecideRequestBody(t *testing.T) {
-	policy := onePolicy(t, []string{"ContainerStart", "ContainerCreate"}, nil)
+	policy := onePolicy(t, []string{"ContainerStart", "ContainerCreate", "ImageLoad", "ContainerList"}, nil)
+	w := &world{containers: map[string]*container.HostConfig{"x": {}}}
+	const create = `{"Image":"x"}`
 	cases := []struct {
 		method, path string
 		length       int64
+		types        []string
 		allow        bool
 		status       int
+		step         Step
 	}{
-		{"POST", "/v1.41/containers/x/start", 0, true, 200},
-		{"POST", "/v1.41/containers/x/start", 2, false, 400},
-		{"POST", "/v1.41/containers/x/start", -1, false, 400},
-		{"POST", "/v1.41/containers/create", 100, true, 200},
-		{"POST", "/v1.41/containers/create", -1, true, 200},
+		{"POST", "/v1.41/containers/x/start", 0, nil, true, 200, StepAllowed},
+		{"POST", "/v1.41/containers/x/start", 2, nil, false, 400, StepFraming},
+		{"POST", "/v1.41/containers/x/start", -1, nil, false, 400, StepFraming},
+		{"POST", "/v1.41/containers/create", 100, []string{"application/json"}, true, 200, StepAllowed},
+		{"POST", "/v1.41/containers/create", -1, nil, true, 200, StepAllowed},
+		{"POST", "/v1.41/containers/create", -1, []string{"application/json; charset=utf-8"}, true, 200, StepAllowed},
+		{"POST", "/v1.41/containers/create", -1, []string{""}, true, 200, StepAllowed},
+		// The engine reads a form body's fields as query parameters.
+		{"POST", "/v1.41/containers/create", 10, []string{"application/x-www-form-urlencoded"}, false, 400, StepFraming},
+		{"POST", "/v1.41/containers/create", 10, []string{"multipart/form-data; boundary=x"}, false, 400, StepFraming},
+		{"POST", "/v1.41/images/load", -1, []string{"application/x-www-form-urlencoded"}, false, 400, StepFraming},
+		{"POST", "/v1.41/images/load", -1, []string{"Multipart/Form-Data; boundary=x"}, false, 400, StepFraming},
+		{"POST", "/v1.41/images/load", -1, []string{"application/x-tar"}, true, 200, StepAllowed},
+		{"GET", "/v1.41/containers/json", 0, []string{"application/x-www-form-urlencoded"}, false, 400, StepFraming},
+		{"POST", "/v1.41/containers/create", -1, []string{"application/json", "application/json"}, false, 400, StepFraming},
+		{"POST", "/v1.41/containers/create", -1, []string{"application/json;;"}, false, 400, StepFraming},
 	}
 	for _, c := range cases {
-		d := policy.DecideRequest(Peer{}, c.method, c.path, c.length)
-		if d.Allow != c.allow || d.Status != c.status {
-			t.Errorf("%s %s with body length %d: allow %v status %d (%s), want %v %d",
-				c.method, c.path, c.length, d.Allow, d.Status, d.Reason, c.allow, c.status)
+		req := &Request{Method: c.method, EscapedPath: c.path, ContentLength: c.length, ContentTypes: c.types}
+		d := settle(t, policy, anyone, req, []byte(create), w.fact)
+		if d.Allowed() != c.allow || d.Status != c.status || d.Step != c.step {
+			t.Errorf("%s %s with body length %d and Content-Type %q: allowed %v status %d at %s (%s), want %v %d at %s",
+				c.method, c.path, c.length, c.types, d.Allowed(), d.Status, d.Step, d.Reason, c.allow, c.status, c.step)
 		}
+	}
+}
+
+// TestDecidePending: a judged body is asked for before it is judged,
+// and too long a body is refused.
+func TestDecidePending(t *testing.T) {
+	policy := onePolicy(t, []string{"ContainerCreate", "ContainerStart"}, nil)
+	req := newRequest("POST", "/v1.41/containers/create", `{"Image":"x"}`)
+	d := policy.Decide(anyone, req)
+	if d.Verdict != Pending || !d.NeedBody || d.Step != StepBody {
+		t.Errorf("create without its body: verdict %d at %s, NeedBody %v", d.Verdict, d.Step, d.NeedBody)
+	}
+	req.Body, req.BodyTooLarge, req.BodyLimit = []byte(`{"Image":"x"}`), true, 5
+	d = policy.Decide(anyone, req)
+	if d.Verdict != Deny || d.Status != http.StatusRequestEntityTooLarge || !strings.Contains(d.Reason, "over 5 bytes") {
+		t.Errorf("too long a body: verdict %d (%d): %s", d.Verdict, d.Status, d.Reason)
+	}
+	d = policy.Decide(anyone, newRequest("POST", "/v1.41/containers/abc/start", ""))
+	if d.Verdict != Pending || d.NeedBody || !slices.Equal(d.Lookups, []Lookup{{LookupContainer, "abc"}}) {
+		t.Errorf("start: verdict %d, NeedBody %v, lookups %v; want pending on container abc", d.Verdict, d.NeedBody, d.Lookups)
+	}
+	lookupFailed := func(Lookup) Fact { return Fact{Err: errors.New("engine down")} }
+	d = settle(t, policy, anyone, newRequest("POST", "/v1.41/containers/abc/start", ""), nil, lookupFailed)
+	if d.Verdict != Deny || d.Status != http.StatusBadGateway || d.Step != StepTarget || !strings.Contains(d.Reason, "engine down") {
+		t.Errorf("start, inspect failing: verdict %d at %s (%d): %s", d.Verdict, d.Step, d.Status, d.Reason)
+	}
+	d = settle(t, policy, anyone, newRequest("POST", "/v1.41/containers/abc/start", ""), nil, plainWorld.fact)
+	if d.Verdict != Deny || d.Status != http.StatusNotFound || !strings.Contains(d.Reason, "No such container: abc") {
+		t.Errorf("start of a missing container: verdict %d (%d): %s", d.Verdict, d.Status, d.Reason)
+	}
+	bad := func(Lookup) Fact { return Fact{Container: &ContainerFact{ID: "abc"}} }
+	d = settle(t, policy, anyone, newRequest("POST", "/v1.41/containers/abc/start", ""), nil, bad)
+	if d.Verdict != Deny || d.Status != http.StatusBadGateway {
+		t.Errorf("start, inspect without a full id: verdict %d (%d): %s", d.Verdict, d.Status, d.Reason)
 	}
 }
 
@@ -234,42 +326,87 @@ func onePolicy(t *testing.T, ops []string, edit func(*Profile)) *Policy {
 }
 
 func TestJudgeQuery(t *testing.T) {
-	strict := onePolicy(t, []string{"ImageBuild"}, nil)
-	loose := onePolicy(t, []string{"ImageBuild"}, func(p *Profile) { p.Create.HostNamespaces, p.Create.CgroupParent = true, true })
+	strict := onePolicy(t, []string{"ImageBuild", "ImageCreate"}, nil)
+	loose := onePolicy(t, []string{"ImageBuild", "ImageCreate", "Session"}, func(p *Profile) {
+		p.Create.HostNamespaces, p.Create.CgroupParent, p.Create.RemoteFetch = true, true, true
+	})
 	cases := []struct {
 		policy *Policy
-		query  string
+		target string
 		want   string
+		status int
 	}{
-		{strict, "t=x&networkmode=none", ""},
-		{strict, "networkmode=default", ""},
-		{strict, "networkmode=host", "network mode"},
-		{strict, "networkmode=none&networkmode=host", ""},
-		{strict, "networkmode=container:abc", "network mode"},
-		{strict, "cgroupparent=/", "cgroup parent"},
-		{strict, "networkmode=host;x=1", "query"},
-		{loose, "networkmode=host&cgroupparent=/x", ""},
+		{strict, "/v1.41/build?t=x&networkmode=none", "", 200},
+		{strict, "/v1.41/build?networkmode=default", "", 200},
+		{strict, "/v1.41/build?networkmode=bridge", "", 200},
+		{strict, "/v1.41/build?networkmode=host", "network mode", 403},
+		{strict, "/v1.41/build?networkmode=none&networkmode=host", "given 2 times", 400},
+		{strict, "/v1.41/build?networkmode=container:abc", "network mode", 403},
+		{strict, "/v1.41/build?cgroupparent=/", "cgroup parent", 403},
+		{strict, "/v1.41/build?networkmode=host;x=1", "query", 400},
+		{strict, "/v1.41/build?t=a&t=b&buildargs=%7B%7D", "", 200}, // free parameters may repeat
+		{loose, "/v1.41/build?networkmode=host&cgroupparent=/x", "", 200},
+		// A remote context is fetched from the host's network.
+		{strict, "/v1.41/build?remote=https://example.com/ctx.tar", "remote_fetch", 403},
+		{strict, "/v1.41/build?remote=", "", 200},
+		{loose, "/v1.41/build?remote=https://example.com/ctx.tar", "", 200},
+		{strict, "/v1.41/images/create?fromSrc=http://example.com/rootfs.tar&repo=x", "remote_fetch", 403},
+		{strict, "/v1.41/images/create?fromSrc=-&repo=x", "", 200},
+		{strict, "/v1.41/images/create?fromImage=busybox&tag=latest", "", 200},
+		{strict, "/v1.41/images/create?fromSrc=-&fromSrc=http://example.com/x", "given 2 times", 400},
+		{loose, "/v1.41/images/create?fromSrc=http://example.com/rootfs.tar", "", 200},
+		// BuildKit builds run over Session, granted by its own id.
+		{strict, "/v1.41/build?version=2", "Session", 403},
+		{strict, "/v1.41/build?version=1", "", 200},
+		{strict, "/v1.41/build?version=", "", 200},
+		{loose, "/v1.41/build?version=2", "", 200},
 	}
 	for _, c := range cases {
-		d := c.policy.DecideRequest(Peer{}, "POST", "/v1.41/build", -1)
-		err := c.policy.JudgeQuery(&d, c.query)
-		if c.want == "" {
-			if err != nil {
-				t.Errorf("%q: %v", c.query, err)
-			}
-		} else if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: %v, want %q", c.query, err, c.want)
-		}
+		req := newRequest("POST", c.target, "")
+		req.ContentLength = -1
+		d := c.policy.Decide(anyone, req)
+		wantRefusal(t, c.target, d, StepQuery, c.status, c.want)
 	}
 }
 
 func TestJudgeQueryServiceRollback(t *testing.T) {
 	policy := onePolicy(t, []string{"ServiceUpdate"}, nil)
-	d := policy.DecideRequest(Peer{}, "POST", "/v1.41/services/s/update", 10)
-	if err := policy.JudgeQuery(&d, "version=3&rollback=previous"); err == nil || !strings.Contains(err.Error(), "rollback") {
-		t.Errorf("rollback: %v", err)
+	const spec = `{"TaskTemplate":{"ContainerSpec":{"Image":"x"}}}`
+	// The query is judged before the body is read.
+	d := policy.Decide(anyone, newRequest("POST", "/v1.41/services/s/update?version=3&rollback=previous", spec))
+	wantRefusal(t, "rollback", d, StepQuery, http.StatusForbidden, "rollback")
+	d = settle(t, policy, anyone, newRequest("POST", "/v1.41/services/s/update?version=3", spec), []byte(spec), plainWorld.fact)
+	wantRefusal(t, "plain update", d, StepQuery, 0, "")
+}
+
+// TestJudgePsArgs: a profile that redacts environments refuses the ps
+// options that print them.
+func TestJudgePsArgs(t *testing.T) {
+	redacting := onePolicy(t, []string{"ContainerTop"}, func(p *Profile) { p.View.RedactEnv = true })
+	plain := onePolicy(t, []string{"ContainerTop"}, nil)
+	cases := []struct {
+		policy *Policy
+		query  string
+		want   string
+	}{
+		{redacting, "", ""},
+		{redacting, "ps_args=-ef", ""},
+		{redacting, "ps_args=aux", ""},
+		{redacting, "ps_args=-o+pid,user,args", ""},
+		{redacting, "ps_args=auxe", "ps_args"},
+		{redacting, "ps_args=e", "ps_args"},
+		{redacting, "ps_args=-aux", "ps_args"},
+		{redacting, "ps_args=-o+pid,environ", "ps_args"},
+		{redacting, "ps_args=-o", "ps_args"},
+		{redacting, "ps_args=-ef&ps_args=auxe", "given 2 times"},
+		{plain, "ps_args=auxe", ""},
 	}
-	if err := policy.JudgeQuery(&d, "version=3"); err != nil {
-		t.Errorf("plain update: %v", err)
+	for _, c := range cases {
+		d := c.policy.Decide(anyone, newRequest("GET", "/v1.41/containers/c/top?"+c.query, ""))
+		status := http.StatusForbidden
+		if strings.Contains(c.want, "times") {
+			status = http.StatusBadRequest
+		}
+		wantRefusal(t, c.query, d, StepQuery, status, c.want)
 	}
 }

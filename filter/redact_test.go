@@ -23,7 +23,7 @@ func TestViewInspect(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, hidden, err := c.view.RewriteInspect([]byte(body))
+			out, hidden, err := c.view.RewriteAnswer(AnswerContainer, []byte(body))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -79,9 +79,21 @@ func errOutput(err error) string {
 
 type specRoute struct {
 	method, path, op string
+	// query names the operation's query parameters; body says whether
+	// it takes a body parameter.
+	query []string
+	body  bool
+	// answer is the schema of its 200 answer, or nil.
+	answer any
 }
 
-func loadSpec(t *testing.T) (version string, routes []specRoute) {
+type engineSpec struct {
+	version     string
+	routes      []specRoute
+	definitions map[string]any
+}
+
+func loadSpec(t *testing.T) *engineSpec {
 	t.Helper()
 	path := engineSpecPath(t)
 	data, err := os.ReadFile(path)
@@ -92,14 +104,16 @@ func loadSpec(t *testing.T) (version string, routes []specRoute) {
 		Info struct {
 			Version string `yaml:"version"`
 		} `yaml:"info"`
-		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+		Paths       map[string]map[string]yaml.Node `yaml:"paths"`
+		Definitions map[string]any                  `yaml:"definitions"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if len(doc.Paths) == 0 {
-		t.Fatalf("%s: no paths", path)
+	if len(doc.Paths) == 0 || len(doc.Definitions) == 0 {
+		t.Fatalf("%s: no paths or no definitions", path)
 	}
+	spec := &engineSpec{version: doc.Info.Version, definitions: doc.Definitions}
 	for p, methods := range doc.Paths {
 		for m, node := range methods {
 			switch m {
@@ -109,6 +123,13 @@ func loadSpec(t *testing.T) (version string, routes []specRoute) {
 			}
 			var op struct {
 				OperationID string `yaml:"operationId"`
+				Parameters  []struct {
+					Name string `yaml:"name"`
+					In   string `yaml:"in"`
+				} `yaml:"parameters"`
+				Responses map[string]struct {
+					Schema any `yaml:"schema"`
+				} `yaml:"responses"`
 			}
 			if err := node.Decode(&op); err != nil {
 				t.Fatalf("%s: %s %s: %v", path, m, p, err)
@@ -116,14 +137,24 @@ func loadSpec(t *testing.T) (version string, routes []specRoute) {
 			if op.OperationID == "" {
 				continue
 			}
-			routes = append(routes, specRoute{strings.ToUpper(m), p, op.OperationID})
+			r := specRoute{method: strings.ToUpper(m), path: p, op: op.OperationID, answer: op.Responses["200"].Schema}
+			for _, prm := range op.Parameters {
+				switch prm.In {
+				case "query":
+					r.query = append(r.query, prm.Name)
+				case "body":
+					r.body = true
+				}
+			}
+			spec.routes = append(spec.routes, r)
 		}
 	}
-	return doc.Info.Version, routes
+	return spec
 }
 
 func TestRouteTableMatchesEngineSpec(t *testing.T) {
-	version, spec := loadSpec(t)
+	engine := loadSpec(t)
+	version, spec := engine.version, engine.routes
 	table := newTable(t)
 
 	// The table documents the API version it follows.
@@ -274,14 +305,14 @@ func TestMatch(t *testing.T) {
 
 func TestSensitiveNeverInGroups(t *testing.T) {
 	table := newTable(t)
-	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket", "ImageGet", "ImageGetAll", "SwarmUnlockkey"} {
+	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket", "ImageGet", "ImageGetAll", "SwarmInspect", "SwarmUnlockkey"} {
 		r := table.Operation(op)
 		if r == nil {
 			t.Errorf("%s: not in the table", op)
 			continue
 		}
-		if !r.Sensitive {
-			t.Errorf("%s: not Sensitive", op)
+		if r.Grant != GrantSensitive {
+			t.Errorf("%s: grant %d, want GrantSensitive", op, r.Grant)
 		}
 		// Only their own id grants them.
 		ops, err := table.Expand(op)
@@ -301,10 +332,10 @@ func TestSensitiveNeverInGroups(t *testing.T) {
 				switch {
 				case r == nil:
 					t.Errorf("Expand(%q) returned %q, not in the table", entry, op)
-				case r.Sensitive:
+				case r.Grant == GrantSensitive:
 					t.Errorf("Expand(%q) returned sensitive %s", entry, op)
-				case r.Explicit:
-					t.Errorf("Expand(%q) returned explicit %s", entry, op)
+				case r.Grant == GrantOwnID:
+					t.Errorf("Expand(%q) returned own-id %s", entry, op)
 				case r.Section != s:
 					t.Errorf("Expand(%q) returned %s of section %s", entry, op, r.Section)
 				case strings.HasSuffix(entry, ":read") && r.IsWrite():
@@ -319,7 +350,7 @@ func TestSensitiveNeverInGroups(t *testing.T) {
 		all, _ := table.Expand(s)
 		var want []string
 		for _, r := range table.Routes() {
-			if r.Section == s && !r.Sensitive && !r.Explicit {
+			if r.Section == s && r.Grant == GrantGroup {
 				want = append(want, r.Operation)
 			}
 		}
@@ -398,10 +429,11 @@ func TestNoAmbiguousRoutes(t *testing.T) {
 
 func TestExplicitOperations(t *testing.T) {
 	table := newTable(t)
-	for _, op := range []string{"ContainerUpdate", "ServiceCreate", "ServiceUpdate", "PluginPull", "PluginSet", "PluginUpgrade", "PluginCreate", "Session", "Grpc"} {
+	for _, op := range []string{"ContainerUpdate", "ServiceCreate", "ServiceUpdate", "PluginPull", "PluginSet", "PluginUpgrade", "PluginCreate",
+		"SwarmInit", "SwarmJoin", "SwarmUpdate", "Session", "Grpc"} {
 		r := table.Operation(op)
-		if r == nil || !r.Explicit {
-			t.Errorf("%s is not explicit", op)
+		if r == nil || r.Grant != GrantOwnID {
+			t.Errorf("%s is not granted by its own id only", op)
 			continue
 		}
 		if ops, err := table.Expand(op); err != nil || !slices.Equal(ops, []string{op}) {

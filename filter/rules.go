@@ -133,9 +133,7 @@ func (r *CreateRules) judgeNetworks(mode string, nc *network.NetworkingConfig, j
 		refs = append(refs, mode)
 	}
 	if nc != nil {
-		for _, ref := range slices.Sorted(maps.Keys(nc.EndpointsConfig)) {
-			refs = append(refs, ref)
-		}
+		refs = append(refs, slices.Sorted(maps.Keys(nc.EndpointsConfig))...)
 	}
 	return judgeNetworkRefs(refs, j)
 }
@@ -567,7 +565,7 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, j *judging) error {
 		return err
 	}
 	if r.NonRootUser && (isRootUser(cs.User) || cs.Privileges == nil || !cs.Privileges.NoNewPrivileges) {
-		return refuse("the service must run as a numeric non-root uid[:gid] with no-new-privileges (User is %q)", cs.User)
+		return refuse("the service must run as a numeric non-root uid:gid with no-new-privileges (User is %q)", cs.User)
 	}
 	for _, m := range cs.Mounts {
 		if err := r.judgeMount(m, j); err != nil {

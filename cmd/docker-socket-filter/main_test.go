@@ -91,36 +91,79 @@ colour: blue
 	}
 }
 
+// deployPolicy grants operations whose decisions need the body and
+// lookups.
+const deployPolicy = `
+profiles:
+  deploy:
+    allow: [ContainerCreate, ContainerStart, ImageBuild]
+default: deploy
+`
+
 func TestExplain(t *testing.T) {
 	good := writeFile(t, goodPolicy)
+	deploy := writeFile(t, deployPolicy)
+	dir := t.TempDir()
+	// No engine listens here: a decision that needs a lookup is denied.
+	noEngine := "unix://" + filepath.Join(dir, "no-engine.sock")
+	body := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	private := body("private.json", `{"Image":"x","HostConfig":{"CgroupnsMode":"private"}}`)
+	privileged := body("privileged.json", `{"Image":"x","HostConfig":{"Privileged":true,"CgroupnsMode":"private"}}`)
+	defaults := body("defaults.json", `{"Image":"x"}`)
 	cases := []struct {
-		name string
-		args []string
-		code int
-		want []string
+		name   string
+		policy string // good when empty
+		args   []string
+		code   int
+		want   []string
+		absent []string
 	}{
-		{"traefik lists containers", []string{"--uid", "1500", "GET", "/v1.41/containers/json?all=1"}, 0,
-			[]string{"client:    clients[0] (user 1500)", "profile:   traefik", "operation: ContainerList", "decision:  allow"}},
-		{"traefik may not list networks", []string{"--uid", "1500", "GET", "/networks"}, 1,
-			[]string{"operation: NetworkList", "decision:  deny (403): profile traefik (clients[0] (user 1500)) does not allow NetworkList"}},
-		{"supplementary group", []string{"--uid", "3000", "--groups", "10,2000", "GET", "/networks"}, 0,
-			[]string{"client:    clients[1] (group 2000)", "profile:   readonly", "decision:  allow"}},
-		{"both keys needed", []string{"--uid", "1001", "--gid", "1001", "GET", "/networks"}, 1,
-			[]string{"client:    default", "profile:   none"}},
-		{"both keys match", []string{"--uid", "1001", "--gid", "2001", "GET", "/networks"}, 0,
-			[]string{"client:    clients[2] (user 1001, group 2001)"}},
-		{"non-canonical path", []string{"--uid", "1500", "GET", "/containers/../networks"}, 1,
-			[]string{"decision:  deny (400): path is not canonical"}},
-		{"unknown route", []string{"--uid", "1500", "GET", "/nothing"}, 1,
-			[]string{"operation: unknown route", "the Docker API has no such operation"}},
-		{"body rules shown", []string{"--uid", "1500", "POST", "/containers/create"}, 1,
-			[]string{"operation: ContainerCreate", "body:      privileged refused; bind sources: none; named volumes allowed"}},
-		{"no uid", []string{"GET", "/networks"}, 2, nil},
-		{"bad gid", []string{"--uid", "1", "--gid", "x", "GET", "/"}, 2, nil},
+		{"traefik lists containers", "", []string{"--uid", "1500", "GET", "/v1.41/containers/json?all=1"}, 0,
+			[]string{"client:    clients[0] (user 1500)", "profile:   traefik", "operation: ContainerList", "step:      allowed", "decision:  allow"},
+			[]string{"forwards:", "looked up:"}},
+		{"traefik may not list networks", "", []string{"--uid", "1500", "GET", "/networks"}, 1,
+			[]string{"operation: NetworkList", "step:      grant", "decision:  deny (403): profile traefik (clients[0] (user 1500)) does not allow NetworkList"}, nil},
+		{"supplementary group", "", []string{"--uid", "3000", "--groups", "10,2000", "GET", "/networks"}, 0,
+			[]string{"client:    clients[1] (group 2000)", "profile:   readonly", "decision:  allow"}, nil},
+		{"both keys needed", "", []string{"--uid", "1001", "--gid", "1001", "GET", "/networks"}, 1,
+			[]string{"client:    default", "profile:   none", "step:      caller"}, nil},
+		{"both keys match", "", []string{"--uid", "1001", "--gid", "2001", "GET", "/networks"}, 0,
+			[]string{"client:    clients[2] (user 1001, group 2001)"}, nil},
+		{"non-canonical path", "", []string{"--uid", "1500", "GET", "/containers/../networks"}, 1,
+			[]string{"step:      path", "decision:  deny (400): path is not canonical"}, nil},
+		{"unknown route", "", []string{"--uid", "1500", "GET", "/nothing"}, 1,
+			[]string{"operation: unknown route", "step:      route", "the Docker API has no such operation"}, nil},
+		{"body rules shown", "", []string{"--uid", "1500", "POST", "/containers/create"}, 1,
+			[]string{"operation: ContainerCreate", "rules:     body (container create): privileged refused; bind sources: none; named volumes allowed", "step:      grant"}, nil},
+		{"no rules line for a plain read", "", []string{"--uid", "1500", "GET", "/containers/json"}, 0, nil, []string{"rules:"}},
+		{"create judged without lookups", deploy, []string{"--uid", "1", "--upstream", noEngine, "--body", private, "POST", "/v1.41/containers/create"}, 0,
+			[]string{"profile:   deploy", "rules:     body (container create)", "step:      allowed", "decision:  allow"}, []string{"looked up:"}},
+		{"create body refused", deploy, []string{"--uid", "1", "--upstream", noEngine, "--body", privileged, "POST", "/v1.41/containers/create"}, 1,
+			[]string{"step:      body", "decision:  deny (403): profile deploy: ", "privileged containers are not allowed"}, nil},
+		{"create needs the engine's cgroup version", deploy, []string{"--uid", "1", "--upstream", noEngine, "--body", defaults, "POST", "/v1.41/containers/create"}, 1,
+			[]string{"looked up: engine: failed: cannot reach the Docker engine", "step:      body", "decision:  deny (502)"}, nil},
+		{"start needs the container's inspect", deploy, []string{"--uid", "1", "--upstream", noEngine, "POST", "/v1.41/containers/abc/start"}, 1,
+			[]string{"rules:     target: ", "looked up: container abc: failed: ", "step:      target", "decision:  deny (502)"}, nil},
+		{"build query judged", deploy, []string{"--uid", "1", "--upstream", noEngine, "POST", "/build?networkmode=host"}, 1,
+			[]string{"step:      query", "decision:  deny (403)", "network mode"}, nil},
+		{"form body refused", deploy, []string{"--uid", "1", "--upstream", noEngine, "--body", private, "--content-type", "application/x-www-form-urlencoded", "POST", "/build"}, 1,
+			[]string{"step:      framing", "decision:  deny (400): form bodies are refused"}, nil},
+		{"no uid", "", []string{"GET", "/networks"}, 2, nil, nil},
+		{"bad gid", "", []string{"--uid", "1", "--gid", "x", "GET", "/"}, 2, nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			args := append([]string{"explain", "--policy", good}, c.args...)
+			policy := c.policy
+			if policy == "" {
+				policy = good
+			}
+			args := append([]string{"explain", "--policy", policy}, c.args...)
 			code, stdout, stderr := runCmd(args...)
 			if code != c.code {
 				t.Errorf("exit %d, want %d\nstdout %s\nstderr %s", code, c.code, stdout, stderr)
@@ -128,6 +171,11 @@ func TestExplain(t *testing.T) {
 			for _, w := range c.want {
 				if !strings.Contains(stdout, w) {
 					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range c.absent {
+				if strings.Contains(stdout, w) {
+					t.Errorf("stdout has %q:\n%s", w, stdout)
 				}
 			}
 		})
