@@ -86,6 +86,10 @@ func envPaths(k AnswerKind) [][]string {
 		return [][]string{{"Spec", "ContainerSpec", "Env"}}
 	case AnswerImage:
 		return [][]string{{"Config", "Env"}, {"ContainerConfig", "Env"}}
+	case AnswerPlugin, AnswerPluginList:
+		// Settings.Env holds what PluginSet gave ("NAME=value"), and
+		// Config.Env the manifest's defaults as objects with a Value.
+		return [][]string{{"Settings", "Env"}, {"Config", "Env"}}
 	}
 	return nil
 }
@@ -98,7 +102,7 @@ func (v *View) RewriteAnswer(k AnswerKind, body []byte) (out []byte, hidden bool
 		return nil, false, err
 	}
 	objects := []any{doc}
-	if k == AnswerServiceList || k == AnswerTaskList {
+	if k == AnswerServiceList || k == AnswerTaskList || k == AnswerPluginList {
 		list, ok := doc.([]any)
 		if !ok {
 			return nil, false, fmt.Errorf("engine answer is not a JSON list")
@@ -130,7 +134,7 @@ func labelsOf(obj map[string]any) map[string]any {
 }
 
 // redactEnv replaces the values of the environment list at path, keeping
-// the names.
+// the names: "NAME=value" strings, or objects with a Value.
 func redactEnv(obj map[string]any, path []string) {
 	for _, k := range path[:len(path)-1] {
 		next, ok := obj[k].(map[string]any)
@@ -144,6 +148,12 @@ func redactEnv(obj map[string]any, path []string) {
 		return
 	}
 	for i, e := range env {
+		if obj, ok := e.(map[string]any); ok {
+			if _, has := obj["Value"]; has {
+				obj["Value"] = RedactedValue
+			}
+			continue
+		}
 		s, _ := e.(string)
 		name, _, _ := strings.Cut(s, "=")
 		env[i] = name + "=" + RedactedValue

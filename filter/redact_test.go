@@ -92,3 +92,23 @@ func TestViewListAndEvents(t *testing.T) {
 		t.Error("ParseLabelRule accepted an empty key")
 	}
 }
+
+// TestRedactPluginEnv: a plugin shows its environment twice, as the
+// values PluginSet gave and as the manifest's objects with a Value.
+func TestRedactPluginEnv(t *testing.T) {
+	v := View{RedactEnv: true}
+	body := `{"Name":"p","Settings":{"Env":["TOKEN=s3cret"]},"Config":{"Env":[{"Name":"TOKEN","Value":"s3cret","Settable":["value"]}]}}`
+	for _, k := range []AnswerKind{AnswerPlugin, AnswerPluginList} {
+		in := body
+		if k == AnswerPluginList {
+			in = "[" + body + "]"
+		}
+		out, hidden, err := v.RewriteAnswer(k, []byte(in))
+		if err != nil || hidden {
+			t.Fatalf("%v: hidden %v, err %v", k, hidden, err)
+		}
+		if strings.Contains(string(out), "s3cret") || !strings.Contains(string(out), "TOKEN=<redacted>") || !strings.Contains(string(out), `"Value":"<redacted>"`) {
+			t.Errorf("%v: %s", k, out)
+		}
+	}
+}

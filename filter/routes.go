@@ -132,7 +132,9 @@ const (
 	AnswerServiceList
 	AnswerTask // one task: its spec's environment
 	AnswerTaskList
-	AnswerImage // one image's inspect: its config's environment
+	AnswerImage  // one image's inspect: its config's environment
+	AnswerPlugin // one plugin: its settings' and manifest's environment
+	AnswerPluginList
 )
 
 // QueryJudge names how a query parameter the engine reads is judged.
@@ -351,11 +353,11 @@ func engineRoutes() []routeRow {
 		route("POST", "/networks/{id}/connect", "NetworkConnect", SectionNetworks, data()),
 		route("POST", "/networks/{id}/disconnect", "NetworkDisconnect", SectionNetworks, data()),
 		route("POST", "/networks/prune", "NetworkPrune", SectionNetworks, query("filters")),
-		route("GET", "/plugins", "PluginList", SectionPlugins, query("filters")),
+		route("GET", "/plugins", "PluginList", SectionPlugins, query("filters"), answer(AnswerPluginList)),
 		route("GET", "/plugins/privileges", "GetPluginPrivileges", SectionPlugins, query("remote")),
 		route("POST", "/plugins/pull", "PluginPull", SectionPlugins, query("remote name"), body(BodyPluginPrivileges), ownID()),
-		route("GET", "/plugins/{name*}/json", "PluginInspect", SectionPlugins),
-		route("DELETE", "/plugins/{name*}", "PluginDelete", SectionPlugins, query("force")),
+		route("GET", "/plugins/{name*}/json", "PluginInspect", SectionPlugins, answer(AnswerPlugin)),
+		route("DELETE", "/plugins/{name*}", "PluginDelete", SectionPlugins, query("force"), answer(AnswerPlugin)),
 		route("POST", "/plugins/{name*}/enable", "PluginEnable", SectionPlugins, query("timeout")),
 		route("POST", "/plugins/{name*}/disable", "PluginDisable", SectionPlugins, query("force")),
 		route("POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, query("remote"), body(BodyPluginPrivileges), ownID()),
@@ -562,6 +564,7 @@ var answerNames = [...]string{
 	AnswerPlain: "", AnswerContainer: "container: label, env", AnswerContainerList: "containers: label",
 	AnswerEvents: "events: container label", AnswerService: "service: env", AnswerServiceList: "services: env",
 	AnswerTask: "task: env", AnswerTaskList: "tasks: env", AnswerImage: "image: env",
+	AnswerPlugin: "plugin: env", AnswerPluginList: "plugins: env",
 }
 
 func (k AnswerKind) String() string { return answerNames[k] }

@@ -155,14 +155,8 @@ func envPathsIn(schema any, defs map[string]any, prefix []string, seen []string,
 }
 
 // envWithoutView are answers that show an Env the view does not redact,
-// each with why. A plugin's Settings.Env holds the values PluginSet gave
-// it ("NAME=value"), and its Config.Env the manifest's defaults as
-// objects with a Value: no answer kind redacts either yet.
-var envWithoutView = map[string]string{
-	"PluginList":    "plugin environments are not redacted yet",
-	"PluginInspect": "plugin environments are not redacted yet",
-	"PluginDelete":  "plugin environments are not redacted yet (the answer is the removed plugin)",
-}
+// each with why: none.
+var envWithoutView = map[string]string{}
 
 // TestEnvAnswersHaveViews: an operation whose answer, as the Engine API
 // reference describes it, holds an environment list has an answer kind
