@@ -1,12 +1,15 @@
 package filter
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Request is what the filter judges of one HTTP request: what the engine
@@ -88,6 +91,16 @@ type Decision struct {
 	Version string
 	// Target is the canonical path as the client sent it.
 	Target Target
+	// Wait is how long the request asks the engine to take before it
+	// answers (a stop's t), on top of the usual; -1 for as long as it
+	// takes.
+	Wait time.Duration
+}
+
+// Listed reports a caller that a client entry of the policy names with a
+// profile: the admin's own, for which limits keep a reserve.
+func (d *Decision) Listed() bool {
+	return d.Profile != nil && d.Rule != "default" && d.Rule != "listener"
 }
 
 // Allowed reports whether the request may be forwarded.
@@ -123,6 +136,8 @@ func (d *Decision) refuse(step Step, err error) Decision {
 		return d.deny(step, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrMissing):
 		return d.deny(step, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrLookup) && errors.Is(err, context.DeadlineExceeded):
+		return d.deny(step, http.StatusGatewayTimeout, err.Error())
 	case errors.Is(err, ErrLookup):
 		return d.deny(step, http.StatusBadGateway, err.Error())
 	}
@@ -255,11 +270,29 @@ func (d *Decision) judgeQuery(j *judging, rawQuery string) (url.Values, error) {
 		if len(values) == 0 {
 			continue
 		}
+		if prm.Judge == QueryStopWait {
+			d.Wait = stopWait(values[0])
+			continue
+		}
 		if err := d.Profile.judgeParam(prm.Judge, prm.Name, values[0]); err != nil {
 			return nil, err
 		}
 	}
 	return q, nil
+}
+
+// stopWait reads a stop's t: seconds the engine waits before it kills,
+// -1 for no limit. One it cannot read changes nothing: the engine refuses
+// it.
+func stopWait(t string) time.Duration {
+	n, err := strconv.Atoi(t)
+	switch {
+	case err != nil:
+		return 0
+	case n < 0:
+		return -1
+	}
+	return time.Duration(n) * time.Second
 }
 
 // judgeTarget inspects what the operation reaches into and judges it

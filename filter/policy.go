@@ -109,6 +109,13 @@ func (p *Policy) Clients() []Client { return slices.Clone(p.clients) }
 // Default returns the name of the profile for peers no entry matches.
 func (p *Policy) Default() string { return p.fallback }
 
+// Lists reports whether a client entry names the peer with a profile: one
+// of the admin's own callers, for which limits keep a reserve.
+func (p *Policy) Lists(peer Peer) bool {
+	prof, rule := p.ProfileFor(peer)
+	return prof != nil && rule != "default"
+}
+
 // ProfileFor returns the profile for a peer (nil for NoProfile) and the
 // rule that chose it: the first matching client entry, else the default.
 func (p *Policy) ProfileFor(peer Peer) (*Profile, string) {

@@ -162,11 +162,15 @@ const (
 	QueryPsArgs
 	// QueryTarget names the operation's target container.
 	QueryTarget
+	// QueryStopWait is how long the engine waits before it answers (a
+	// stop's t): the filter waits as long for the answer.
+	QueryStopWait
 )
 
 var queryJudgeNames = map[string]QueryJudge{
 	"network": QueryBuildNetwork, "cgroup-parent": QueryCgroupParent, "remote": QueryRemoteFetch,
 	"builder": QueryBuilderVersion, "rollback": QueryRollback, "ps-args": QueryPsArgs, "target": QueryTarget,
+	"wait": QueryStopWait,
 }
 
 // Param is a query parameter the engine reads for an operation.
@@ -296,8 +300,8 @@ func engineRoutes() []routeRow {
 		route("GET", "/containers/{id}/stats", "ContainerStats", SectionContainers, query("stream one-shot"), watch()),
 		route("POST", "/containers/{id}/resize", "ContainerResize", SectionContainers, query("h w")),
 		route("POST", "/containers/{id}/start", "ContainerStart", SectionContainers, query("detachKeys checkpoint checkpoint-dir"), inContainer()),
-		route("POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, query("signal t")),
-		route("POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, query("signal t"), inContainer()),
+		route("POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, query("signal t=wait")),
+		route("POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, query("signal t=wait"), inContainer()),
 		route("POST", "/containers/{id}/kill", "ContainerKill", SectionContainers, query("signal")),
 		route("POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, data(), ownID()),
 		route("POST", "/containers/{id}/rename", "ContainerRename", SectionContainers, query("name")),
@@ -573,6 +577,7 @@ var queryJudgeDescriptions = [...]string{
 	QueryFree: "", QueryBuildNetwork: "host_namespaces", QueryCgroupParent: "cgroup_parent",
 	QueryRemoteFetch: "remote_fetch", QueryBuilderVersion: "BuildKit needs Session", QueryRollback: "refused",
 	QueryPsArgs: "no environment when env is redacted", QueryTarget: "target container, judged",
+	QueryStopWait: "the filter waits as long for the answer",
 }
 
 func (j QueryJudge) String() string { return queryJudgeDescriptions[j] }

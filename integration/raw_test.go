@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -316,15 +317,18 @@ func TestGoneTunnelClientFreesItsSlot(t *testing.T) {
 		t.Fatalf("attach: %v %v", resp, err)
 	}
 	// While the session holds the uid's one slot, another connection is
-	// refused at accept.
+	// refused at accept, with an answer that names the bound.
 	other := dial(t, f.sock)
 	io.WriteString(other, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
-	if _, err := http.ReadResponse(bufio.NewReader(other), nil); err == nil {
-		t.Fatal("a second connection was served over --max-conns-per-uid 1")
+	if resp, err := http.ReadResponse(bufio.NewReader(other), nil); err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a second connection over --max-conns-per-uid 1: %v %v, want 429", resp, err)
+	} else if body := bodyOf(t, resp); !strings.Contains(body, "at most 1 per uid") {
+		t.Errorf("429 answer %q does not name the bound", body)
 	}
 	c.Close()
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(f.logs.String(), "operation=ContainerAttach") {
+	ended := regexp.MustCompile(`msg=request .*operation=ContainerAttach`)
+	for !ended.MatchString(f.logs.String()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the attach session did not end within 30s of its client closing:\n%s", f.logs.String())
 		}

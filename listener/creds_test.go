@@ -1,10 +1,15 @@
 package listener
 
 import (
+	"bufio"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,55 +54,90 @@ func TestReadCreds(t *testing.T) {
 	}
 }
 
-// TestMaxConnsPerUID: connections over a uid's bound are closed at accept,
-// and a closed connection frees its place.
-func TestMaxConnsPerUID(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
-	ls, err := Open(nil, Config{Path: path, Mode: 0o600, MaxConnsPerUID: 2})
-	if err != nil {
-		t.Fatal(err)
+// TestAdmissionBounds: connections over a uid's bound are answered 429,
+// over the global bound 503, both with a JSON message the docker CLI
+// prints; the reserve is for the peers Reserved admits; a closed
+// connection frees its place.
+func TestAdmissionBounds(t *testing.T) {
+	var reservedPeer atomic.Bool
+	cases := []struct {
+		name   string
+		cfg    Config
+		status int
+		gist   string
+	}{
+		{"per uid", Config{MaxConnsPerUID: 2}, 429, "at most 2 per uid"},
+		{"global", Config{MaxConns: 2}, 503, "all the 2 connections"},
+		{"reserve", Config{MaxConns: 3, Reserve: 1, Reserved: func(Creds) bool { return reservedPeer.Load() }}, 503, "all the 2 connections"},
 	}
-	l := ls[0]
-	defer l.Close()
-	accepted := make(chan net.Conn, 10)
-	go func() {
-		for {
-			c, err := l.Accept()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reservedPeer.Store(false)
+			path := filepath.Join(t.TempDir(), "s.sock")
+			c.cfg.Path, c.cfg.Mode = path, 0o600
+			ls, err := Open(nil, c.cfg)
 			if err != nil {
-				close(accepted)
-				return
+				t.Fatal(err)
 			}
-			accepted <- c
-		}
-	}()
-	dial := func() net.Conn {
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+			l := ls[0]
+			defer l.Close()
+			accepted := make(chan net.Conn, 10)
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						close(accepted)
+						return
+					}
+					accepted <- c
+				}
+			}()
+			dial := func() net.Conn {
+				c, err := net.Dial("unix", path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			dial()
+			dial()
+			first, second := <-accepted, <-accepted
+			over := dial()
+			io.WriteString(over, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(over), nil)
+			if err != nil {
+				t.Fatalf("refused connection: %v, want an HTTP answer", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), c.gist) {
+				t.Errorf("refused connection got %d %q %s, want %d naming %q", resp.StatusCode, resp.Header.Get("Content-Type"), body, c.status, c.gist)
+			}
+			if c.cfg.Reserve > 0 {
+				reservedPeer.Store(true)
+				dial()
+				if c := <-accepted; c == nil {
+					t.Fatal("a reserved peer was not admitted into the reserve")
+				}
+				reservedPeer.Store(false)
+			}
+			first.Close()
+			if c.cfg.Reserve == 0 {
+				dial()
+				if c := <-accepted; c == nil {
+					t.Fatal("no connection accepted after one closed")
+				}
+			}
+			second.Close()
+		})
 	}
-	dial()
-	dial()
-	first, second := <-accepted, <-accepted
-	third := dial()
-	// The third is closed by the listener: the client reads EOF.
-	if n, err := third.Read(make([]byte, 1)); err == nil {
-		t.Fatalf("third connection read %d bytes, want EOF", n)
-	}
-	first.Close()
-	dial()
-	if c := <-accepted; c == nil {
-		t.Fatal("no connection accepted after one closed")
-	}
-	second.Close()
 }
 
 // TestRefusalsAreLoggedSparingly: a flood of refused connections gives one
 // warning per uid per interval, carrying the count.
 func TestRefusalsAreLoggedSparingly(t *testing.T) {
-	l := newListener(nil, Config{MaxConnsPerUID: 1})
+	l := newAdmission(Config{MaxConnsPerUID: 1})
 	start := time.Unix(1000, 0)
 	if n := l.refused(7, start); n != 1 {
 		t.Errorf("first refusal reports %d, want 1", n)

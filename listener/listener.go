@@ -30,8 +30,20 @@ type Config struct {
 	Log *slog.Logger
 
 	// MaxConnsPerUID bounds the connections one uid may hold open at
-	// once; beyond it new ones are closed at accept. 0 means no bound.
+	// once; beyond it new ones are answered 429 and closed. 0 means no
+	// bound.
 	MaxConnsPerUID int
+
+	// MaxConns bounds the connections all the sockets hold open
+	// together, so that no set of callers, whatever uids they take, can
+	// use up the daemon's descriptors; beyond it new ones are answered
+	// 503 and closed. 0 means no bound.
+	MaxConns int
+	// Reserve is the part of MaxConns that only peers Reserved admits
+	// may use: the admin's own callers are served when others have
+	// taken the rest.
+	Reserve  int
+	Reserved func(Creds) bool
 }
 
 // Open serves the listening sockets in files, in order, as handed over by
@@ -40,15 +52,16 @@ type Config struct {
 // it succeeds or not: the listeners hold descriptors of their own.
 func Open(files []*os.File, cfg Config) ([]*Listener, error) {
 	if len(files) == 0 {
-		l, err := create(cfg)
+		l, err := create(cfg, newAdmission(cfg))
 		if err != nil {
 			return nil, err
 		}
 		return []*Listener{l}, nil
 	}
 	var ls []*Listener
+	adm := newAdmission(cfg)
 	for i, f := range files {
-		l, err := fromFile(f, cfg)
+		l, err := fromFile(f, cfg, adm)
 		if err != nil {
 			for _, o := range ls {
 				o.Close()
@@ -63,7 +76,7 @@ func Open(files []*os.File, cfg Config) ([]*Listener, error) {
 	return ls, nil
 }
 
-func fromFile(f *os.File, cfg Config) (*Listener, error) {
+func fromFile(f *os.File, cfg Config, adm *admission) (*Listener, error) {
 	defer f.Close()
 	nl, err := net.FileListener(f)
 	if err != nil {
@@ -77,7 +90,7 @@ func fromFile(f *os.File, cfg Config) (*Listener, error) {
 	// Whoever handed it over owns the path; closing our copy must not
 	// unlink it.
 	ul.SetUnlinkOnClose(false)
-	l := newListener(ul, cfg)
+	l := newListener(ul, cfg, adm)
 	l.name = f.Name()
 	return l, nil
 }
@@ -85,7 +98,7 @@ func fromFile(f *os.File, cfg Config) (*Listener, error) {
 // create makes the socket at cfg.Path. It refuses a path another server
 // answers on and any path that is not a socket; a stale socket file, left by
 // a daemon that died, is replaced.
-func create(cfg Config) (*Listener, error) {
+func create(cfg Config, adm *admission) (*Listener, error) {
 	gid := -1
 	if cfg.Group != nil {
 		gid = int(*cfg.Group)
@@ -106,7 +119,7 @@ func create(cfg Config) (*Listener, error) {
 		return nil, err
 	}
 	ul.SetUnlinkOnClose(true)
-	return newListener(ul, cfg), nil
+	return newListener(ul, cfg, adm), nil
 }
 
 // setOwnership applies group and mode to the socket file without
@@ -165,79 +178,20 @@ func clearStale(path string) error {
 
 // Listener accepts connections and reads each one's peer credentials.
 type Listener struct {
-	ul     *net.UnixListener
-	name   string
-	log    *slog.Logger
-	maxUID int
-
-	mu     sync.Mutex
-	perUID map[uint32]int
-	// refusals counts refused connections per uid since the last
-	// warning about that uid, so that a flood makes one line per
-	// refusalLogEvery, not one per connection.
-	refusals map[uint32]*refusalCount
+	ul   *net.UnixListener
+	name string
+	log  *slog.Logger
+	adm  *admission
 }
 
-type refusalCount struct {
-	n      int
-	logged time.Time
-}
-
-// refusalLogEvery is the least time between two warnings about one uid's
-// refused connections.
-const refusalLogEvery = 10 * time.Second
-
-func newListener(ul *net.UnixListener, cfg Config) *Listener {
-	return &Listener{ul: ul, log: cfg.Log, maxUID: cfg.MaxConnsPerUID,
-		perUID: make(map[uint32]int), refusals: make(map[uint32]*refusalCount)}
-}
-
-// refused notes a refused connection and tells how many to report now (0
-// while the uid was reported recently).
-func (l *Listener) refused(uid uint32, now time.Time) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	rc := l.refusals[uid]
-	if rc == nil {
-		rc = &refusalCount{}
-		l.refusals[uid] = rc
-	}
-	rc.n++
-	if now.Sub(rc.logged) < refusalLogEvery {
-		return 0
-	}
-	n := rc.n
-	rc.n, rc.logged = 0, now
-	return n
-}
-
-// admit counts a connection for its uid, or refuses it over the bound.
-func (l *Listener) admit(uid uint32) bool {
-	if l.maxUID <= 0 {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.perUID[uid] >= l.maxUID {
-		return false
-	}
-	l.perUID[uid]++
-	return true
-}
-
-func (l *Listener) release(uid uint32) {
-	if l.maxUID <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.perUID[uid]--; l.perUID[uid] <= 0 {
-		delete(l.perUID, uid)
-	}
+func newListener(ul *net.UnixListener, cfg Config, adm *admission) *Listener {
+	return &Listener{ul: ul, log: cfg.Log, adm: adm}
 }
 
 // Accept waits for the next connection. Its credentials are read at once;
 // a connection whose credentials cannot be read is closed, never served.
+// One over a bound gets an HTTP answer that names the bound, so that the
+// docker CLI prints it, and is closed.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.ul.AcceptUnix()
@@ -252,16 +206,15 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		if !l.admit(creds.UID) {
-			c.Close()
-			if n := l.refused(creds.UID, time.Now()); n > 0 && l.log != nil {
-				l.log.Warn("connections refused: too many open connections for this uid",
-					"uid", creds.UID, "pid", creds.PID, "max", l.maxUID, "refused", n)
+		if refusal := l.adm.admit(creds); refusal != nil {
+			l.adm.answer(c, refusal)
+			if n := l.adm.refused(creds.UID, time.Now()); n > 0 && l.log != nil {
+				l.log.Warn("connections refused: "+refusal.why, "uid", creds.UID, "pid", creds.PID, "refused", n)
 			}
 			continue
 		}
 		conn := &Conn{UnixConn: c, Creds: creds}
-		conn.onClose = func() { l.release(creds.UID) }
+		conn.onClose = func() { l.adm.release(creds.UID) }
 		return conn, nil
 	}
 }

@@ -53,6 +53,7 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 	// The body is read already; an interim 100 from the engine would
 	// only be mistaken for its answer.
 	out.Header.Del("Expect")
+	p.auditForward(r, d)
 	// A client may half-close right after its request (stdin already
 	// sent), which ends the request's context: only shutdown may end the
 	// tunnel's setup.
@@ -68,7 +69,11 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 		return p.setupFailed(w, err)
 	}
 	upr := bufio.NewReader(up)
+	// The engine answers the head at once; only the tunnel after it may
+	// stay quiet.
+	up.SetReadDeadline(time.Now().Add(p.engineTimeout))
 	resp, err := http.ReadResponse(upr, out)
+	up.SetReadDeadline(time.Time{})
 	if err != nil {
 		stopUp()
 		up.Close()
@@ -95,6 +100,8 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 		writeJSONError(w, http.StatusInternalServerError, "docker-socket-filter: cannot take over the client connection: "+err.Error())
 		return http.StatusInternalServerError, fmt.Errorf("hijack client connection: %w", err)
 	}
+	// The body's deadline must not reach into the tunnel.
+	client.SetReadDeadline(time.Time{})
 	stopTunnel := context.AfterFunc(p.watches, func() { up.Close(); client.Close() })
 	defer stopTunnel()
 	if err := writeResponseHead(clientBuf.Writer, resp); err != nil {
@@ -118,6 +125,10 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 // upstream connection is closed on purpose: the engine is not at fault,
 // and the client is told so.
 func (p *Proxy) setupFailed(w http.ResponseWriter, err error) (int, error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) && p.watches.Err() == nil {
+		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s", p.engineTimeout))
+		return http.StatusGatewayTimeout, err
+	}
 	if p.watches.Err() == nil {
 		return p.badGateway(w, err)
 	}

@@ -18,10 +18,6 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 )
 
-// lookupTimeout bounds each lookup a decision asks for: an engine that
-// does not answer an inspect must not hold the request for ever.
-const lookupTimeout = 30 * time.Second
-
 // maxLookupAnswer bounds an inspect answer read to answer a lookup.
 const maxLookupAnswer = 8 << 20
 
@@ -30,13 +26,16 @@ const maxLookupAnswer = 8 << 20
 type Engine struct {
 	rt       http.RoundTripper
 	upstream string
+	// timeout bounds each lookup: an engine that does not answer an
+	// inspect must not hold the request for ever.
+	timeout time.Duration
 }
 
 // NewEngine returns an Engine that asks the engine through rt, whose
 // requests go to the engine's socket (upstream, for messages) whatever
 // their URL's host.
-func NewEngine(rt http.RoundTripper, upstream string) *Engine {
-	return &Engine{rt: rt, upstream: upstream}
+func NewEngine(rt http.RoundTripper, upstream string, timeout time.Duration) *Engine {
+	return &Engine{rt: rt, upstream: upstream, timeout: timeout}
 }
 
 // maxRounds bounds how often one request's decision may ask for more:
@@ -48,7 +47,7 @@ const maxRounds = 6
 // (reading the body with readBody, which returns at most the limit and
 // one byte more; the lookups) and deciding again, until the decision
 // allows or denies. serve and explain both decide through it.
-func (e *Engine) Settle(ctx context.Context, policy *filter.Policy, c filter.Caller, req *filter.Request, readBody func() ([]byte, error)) filter.Decision {
+func (e *Engine) Settle(ctx context.Context, policy *filter.Policy, c filter.Caller, req *filter.Request, readBody func(*filter.Decision) ([]byte, error)) filter.Decision {
 	d := policy.Decide(c, req)
 	for round := 0; d.Verdict == filter.Pending; round++ {
 		if round == maxRounds {
@@ -56,9 +55,13 @@ func (e *Engine) Settle(ctx context.Context, policy *filter.Policy, c filter.Cal
 			return d
 		}
 		if d.NeedBody {
-			body, err := readBody()
+			body, err := readBody(&d)
 			if err != nil {
 				d.Verdict, d.Step, d.Status, d.Reason = filter.Deny, filter.StepFraming, http.StatusBadRequest, "cannot read the request body: "+err.Error()
+				var se *statusError
+				if errors.As(err, &se) {
+					d.Status, d.Reason = se.status, se.msg
+				}
 				return d
 			}
 			req.Body, req.BodyTooLarge = body, int64(len(body)) > req.BodyLimit
@@ -163,7 +166,7 @@ func (e *Engine) answer(ctx context.Context, l filter.Lookup) filter.Fact {
 // inspect GETs an engine path and decodes its JSON answer into v; a 404
 // is a missing object.
 func (e *Engine) inspect(ctx context.Context, path string, v any) filter.Fact {
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://docker"+path, nil)
 	if err != nil {
@@ -171,6 +174,9 @@ func (e *Engine) inspect(ctx context.Context, path string, v any) filter.Fact {
 	}
 	resp, err := e.rt.RoundTrip(req)
 	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return filter.Fact{Err: fmt.Errorf("the Docker engine at %s did not answer within %s: %w", e.upstream, e.timeout, context.DeadlineExceeded)}
+		}
 		return filter.Fact{Err: fmt.Errorf("cannot reach the Docker engine at %s: %w", e.upstream, unwrapOpError(err))}
 	}
 	defer resp.Body.Close()

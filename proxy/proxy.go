@@ -33,6 +33,16 @@ type Config struct {
 	MaxIdleUpstream int
 	// MaxBody bounds a request body that is read whole to be judged.
 	MaxBody int64
+	// MaxBodyMemory bounds the judged bodies held at once, all callers
+	// together; a quarter of it is kept for the callers the policy
+	// lists.
+	MaxBodyMemory int64
+	// BodyTimeout is how long any request body may take to arrive
+	// before it must keep up 64 KiB/s.
+	BodyTimeout time.Duration
+	// EngineTimeout bounds the wait for the engine's answer head to a
+	// request that is not a stream, and for each lookup.
+	EngineTimeout time.Duration
 }
 
 // DefaultMaxBody is the default cap on a judged request body.
@@ -48,6 +58,19 @@ type Proxy struct {
 	dialer    net.Dialer
 	policy    atomic.Pointer[filter.Policy]
 	bufs      sync.Pool
+
+	bodyTimeout   time.Duration
+	engineTimeout time.Duration
+	budget        bodyBudget
+	reads         bodyReads
+	fresh         freshConns
+	// inflight counts the requests being served, so that shutdown
+	// waits for each one's audit record.
+	inflight sync.WaitGroup
+	// cut ends the requests still running when shutdown gives up on
+	// them: their handlers then return and write their records.
+	cut      context.Context
+	cutAll   context.CancelFunc
 
 	// watches is cancelled at shutdown to end open-ended streams and
 	// hijacked sessions, which would otherwise hold shutdown forever.
@@ -67,12 +90,26 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log}
+	if cfg.MaxBodyMemory <= 0 {
+		cfg.MaxBodyMemory = DefaultMaxBodyMemory
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.EngineTimeout <= 0 {
+		cfg.EngineTimeout = DefaultEngineTimeout
+	}
+	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log,
+		bodyTimeout: cfg.BodyTimeout, engineTimeout: cfg.EngineTimeout}
+	p.budget.max = cfg.MaxBodyMemory
+	p.reads.rcs = make(map[*http.ResponseController]struct{})
+	p.fresh.conns = make(map[net.Conn]struct{})
+	p.cut, p.cutAll = context.WithCancel(context.Background())
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	p.transport = UnixTransport(p.upstream, cfg.MaxIdleUpstream)
-	p.engine = NewEngine(p.transport, p.upstream)
+	p.engine = NewEngine(p.transport, p.upstream, p.engineTimeout)
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.watches, p.stopWatches = context.WithCancel(context.Background())
 	p.policy.Store(policy)
@@ -119,9 +156,32 @@ func (p *Proxy) Stats() Stats {
 	return Stats{OpenConns: p.openConns.Load(), Allowed: p.allowed.Load(), Denied: p.denied.Load()}
 }
 
-// StopWatches ends open-ended streams and hijacked sessions. Called at
-// shutdown, after the listeners are closed.
-func (p *Proxy) StopWatches() { p.stopWatches() }
+// StopWatches begins the shutdown: it ends open-ended streams and
+// hijacked sessions, cuts the bodies being read (nothing of those
+// requests reached the engine), and closes the connections that have
+// sent no request. Called after the listeners are closed.
+func (p *Proxy) StopWatches() {
+	p.stopWatches()
+	p.reads.end()
+	p.fresh.end()
+}
+
+// CutRequests ends the requests still running, when shutdown stops
+// waiting for them; each still writes its audit record.
+func (p *Proxy) CutRequests() { p.cutAll() }
+
+// WaitRequests waits, up to timeout, until every request has been served
+// and recorded; it reports whether they all were.
+func (p *Proxy) WaitRequests(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() { p.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
 
 // CloseIdleUpstream closes pooled upstream connections.
 func (p *Proxy) CloseIdleUpstream() { p.transport.CloseIdleConnections() }
@@ -151,7 +211,8 @@ func (p *Proxy) NewServer() *http.Server {
 			}
 			return ctx
 		},
-		ConnState: func(_ net.Conn, s http.ConnState) {
+		ConnState: func(c net.Conn, s http.ConnState) {
+			p.fresh.track(c, s)
 			switch s {
 			case http.StateNew:
 				p.openConns.Add(1)
@@ -164,6 +225,8 @@ func (p *Proxy) NewServer() *http.Server {
 
 // ServeHTTP decides the request and forwards it if allowed.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.inflight.Add(1)
+	defer p.inflight.Done()
 	start := time.Now()
 	creds, known := r.Context().Value(peerKey{}).(listener.Creds)
 	caller := filter.Caller{Known: known, Peer: filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID, Groups: creds.Groups}}
@@ -176,9 +239,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Not under the request's context: that ends when a client
 	// half-closes right after an attach request, which must still be
 	// judged and served. Shutdown ends it.
-	d := p.engine.Settle(p.watches, policy, caller, &req, func() ([]byte, error) {
+	bodyDone := p.reads.watchBody(w, r, p.bodyTimeout)
+	var held int64
+	defer func() { p.budget.give(held) }()
+	d := p.engine.Settle(p.watches, policy, caller, &req, func(d *filter.Decision) ([]byte, error) {
+		held = p.maxBody + 1
+		if r.ContentLength >= 0 && r.ContentLength < held {
+			held = r.ContentLength
+		}
+		if !p.budget.take(held, d.Listed()) {
+			held = 0
+			return nil, &statusError{http.StatusServiceUnavailable, "too many request bodies are being judged at once; try again later"}
+		}
 		return io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
 	})
+	defer bodyDone()
 	var status int
 	var err error
 	if d.Allowed() {
@@ -209,7 +284,30 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := []slog.Attr{
+	attrs := append(p.auditAttrs(r, peer, d, decision),
+		slog.Int("status", status),
+		slog.Duration("duration", took))
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	p.log.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+// auditForward records a stream or a tunnel as it is forwarded, before the
+// engine acts on it: such a request may run for days, or be cut with the
+// daemon, and the engine has it either way. Its "request" record follows
+// when it ends.
+func (p *Proxy) auditForward(r *http.Request, d *filter.Decision) {
+	if !p.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	creds, _ := r.Context().Value(peerKey{}).(listener.Creds)
+	peer := filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID}
+	p.log.LogAttrs(context.Background(), slog.LevelInfo, "forward", p.auditAttrs(r, peer, d, "allow")...)
+}
+
+func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision, decision string) []slog.Attr {
+	return []slog.Attr{
 		slog.Uint64("uid", uint64(peer.UID)),
 		slog.Uint64("gid", uint64(peer.GID)),
 		slog.Int64("pid", int64(peer.PID)),
@@ -220,13 +318,7 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 		slog.String("decision", decision),
 		slog.String("step", string(d.Step)),
 		slog.String("reason", d.Reason),
-		slog.Int("status", status),
-		slog.Duration("duration", took),
 	}
-	if err != nil {
-		attrs = append(attrs, slog.String("err", err.Error()))
-	}
-	p.log.LogAttrs(context.Background(), level, "request", attrs...)
 }
 
 // deny answers with the Docker-style JSON error the CLI prints as
@@ -267,12 +359,18 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 	// failed write. Open-ended streams do follow the request's context,
 	// since a quiet one would otherwise outlive its client, and end at
 	// shutdown.
-	ctx := context.WithoutCancel(r.Context())
+	ctx, cancel := context.WithCancel(p.cut)
+	defer cancel()
+	var headTimer *time.Timer
 	if d.Route.Conn == filter.ConnWatch {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(r.Context())
 		defer cancel()
 		defer context.AfterFunc(p.watches, cancel)()
+		p.auditForward(r, d)
+	} else if wait := p.engineWait(d); wait > 0 {
+		// Only the answer's head is waited for: its body (an export, a
+		// pull's progress) may take as long as it takes.
+		headTimer = time.AfterFunc(wait, cancel)
 	}
 	out, err := p.outbound(ctx, r, d, false)
 	if err != nil {
@@ -288,7 +386,24 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		out.ContentLength = r.ContentLength
 	}
 	resp, err := p.transport.RoundTrip(out)
+	if headTimer != nil && !headTimer.Stop() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s", p.engineWait(d)))
+		return http.StatusGatewayTimeout, errors.New("engine answer timed out")
+	}
 	if err != nil {
+		if p.cut.Err() != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "docker-socket-filter: shutting down: the request was cut")
+			return http.StatusServiceUnavailable, fmt.Errorf("cut at shutdown: %w", err)
+		}
+		var se *statusError
+		if body != nil && errors.As(body.err, &se) {
+			w.Header().Set("Connection", "close")
+			writeJSONError(w, se.status, "docker-socket-filter: "+se.msg)
+			return se.status, body.err
+		}
 		if ctx.Err() != nil {
 			// Said explicitly: left unwritten, the answer would be an
 			// empty 200 to a client that only half-closed.
@@ -312,6 +427,16 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	return resp.StatusCode, p.relayBody(w, resp)
+}
+
+// engineWait is how long a request that is not a stream may wait for the
+// engine's answer head: the engine timeout, plus the time the request
+// asks the engine to wait (a stop's t); 0 for no bound.
+func (p *Proxy) engineWait(d *filter.Decision) time.Duration {
+	if d.Wait < 0 {
+		return 0
+	}
+	return p.engineTimeout + d.Wait
 }
 
 // clientBody remembers why reading the client's body failed, so that a

@@ -170,8 +170,8 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		req.ContentLength = int64(len(body))
 		req.ContentTypes = []string{*contentType}
 	}
-	engine := proxy.NewEngine(proxy.UnixTransport(enginePath, 1), enginePath)
-	d := engine.Settle(context.Background(), lp.policy, filter.Caller{Peer: peer, Known: true}, &req, func() ([]byte, error) {
+	engine := proxy.NewEngine(proxy.UnixTransport(enginePath, 1), enginePath, proxy.DefaultEngineTimeout)
+	d := engine.Settle(context.Background(), lp.policy, filter.Caller{Peer: peer, Known: true}, &req, func(*filter.Decision) ([]byte, error) {
 		if int64(len(body)) > *maxBody {
 			return body[:*maxBody+1], nil
 		}

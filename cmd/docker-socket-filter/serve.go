@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/config"
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 	"github.com/docker-socket-filter/docker-socket-filter/systemd"
@@ -35,7 +36,12 @@ type serveFlags struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	maxBody         int64
+	maxBodyMemory   int64
+	bodyTimeout     time.Duration
+	engineTimeout   time.Duration
 	maxConnsPerUID  int
+	maxConns        int
+	reserveConns    int
 }
 
 func parseServeFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) (*serveFlags, error) {
@@ -55,6 +61,11 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", levelDefault, "log level: debug, info, warn, error; LOG_LEVEL also sets it")
 	fs.IntVar(&f.maxConnsPerUID, "max-conns-per-uid", 512, "connections one uid may hold open at once; 0 for no bound")
+	fs.IntVar(&f.maxConns, "max-conns", 4096, "connections all callers may hold open together; 0 for no bound")
+	fs.IntVar(&f.reserveConns, "reserve-conns", 256, "of --max-conns, how many only callers the policy lists may use")
+	fs.Int64Var(&f.maxBodyMemory, "max-body-memory", proxy.DefaultMaxBodyMemory, "judged bodies held at once, all callers together (bytes); a quarter is kept for listed callers")
+	fs.DurationVar(&f.bodyTimeout, "body-timeout", proxy.DefaultBodyTimeout, "how long a request body may take before it must keep up 64 KiB/s")
+	fs.DurationVar(&f.engineTimeout, "engine-timeout", proxy.DefaultEngineTimeout, "how long the engine may take to begin answering a request that is not a stream, or a lookup")
 	fs.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBody, "largest request body read whole to be judged (bytes); larger ones get 413")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +73,9 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if f.maxConns > 0 && (f.reserveConns < 0 || f.reserveConns >= f.maxConns) {
+		return nil, fmt.Errorf("--reserve-conns %d: want at least 0 and less than --max-conns %d", f.reserveConns, f.maxConns)
 	}
 	f.policyExplicit = isSet(fs, "policy")
 	f.upstreamFlagSet = isSet(fs, "upstream")
@@ -186,14 +200,21 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	activated := len(passed) > 0
+	p := proxy.New(proxy.Config{
+		Upstream: upstreamPath, Log: log, MaxBody: f.maxBody, MaxBodyMemory: f.maxBodyMemory,
+		BodyTimeout: f.bodyTimeout, EngineTimeout: f.engineTimeout,
+	}, loaded.policy)
 	lns, err := listener.Open(passed, listener.Config{
 		Path: f.listen, Mode: fs.FileMode(mode), Group: group, Log: log,
-		MaxConnsPerUID: f.maxConnsPerUID,
+		MaxConnsPerUID: f.maxConnsPerUID, MaxConns: f.maxConns, Reserve: f.reserveConns,
+		// The reserve follows the policy in force.
+		Reserved: func(c listener.Creds) bool {
+			return p.Policy().Lists(filter.Peer{UID: c.UID, GID: c.GID, PID: c.PID, Groups: c.Groups})
+		},
 	})
 	if err != nil {
 		return err
 	}
-	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log, MaxBody: f.maxBody}, loaded.policy)
 	srv := p.NewServer()
 	notifier := systemd.NewNotifier(lookup)
 
@@ -248,6 +269,10 @@ loop:
 	return runErr
 }
 
+// cutGrace bounds the wait, after shutdown cut the requests still running,
+// for their handlers to write their audit records.
+const cutGrace = 5 * time.Second
+
 // shutdown stops accepting, ends open-ended streams and tunnels, and gives
 // the other in-flight requests until the timeout to finish.
 func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog.Logger) {
@@ -258,7 +283,12 @@ func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog
 	p.StopWatches()
 	if err := <-done; err != nil {
 		log.Warn("requests still running at the shutdown timeout were cut", "timeout", timeout)
+		p.CutRequests()
 		srv.Close()
+	}
+	// Every request the engine received writes its record, cut or not.
+	if !p.WaitRequests(cutGrace) {
+		log.Error("requests did not end after being cut: their audit records are missing", "waited", cutGrace)
 	}
 	p.CloseIdleUpstream()
 }

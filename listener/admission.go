@@ -1,0 +1,135 @@
+package listener
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// admission counts the connections all of a daemon's sockets hold, per uid
+// and in all, and refuses those over the bounds.
+type admission struct {
+	maxUID, max, reserve int
+	reserved             func(Creds) bool
+
+	mu     sync.Mutex
+	total  int
+	perUID map[uint32]int
+	// refusals counts refused connections per uid since the last
+	// warning about that uid, so that a flood makes one line per
+	// refusalLogEvery, not one per connection.
+	refusals map[uint32]*refusalCount
+
+	// answering bounds the refused connections being answered at once:
+	// past it a refused connection is closed unanswered, so a flood of
+	// refusals costs no more than this many goroutines.
+	answering chan struct{}
+}
+
+type refusalCount struct {
+	n      int
+	logged time.Time
+}
+
+// refusalLogEvery is the least time between two warnings about one uid's
+// refused connections.
+const refusalLogEvery = 10 * time.Second
+
+// maxAnswering bounds the refusals answered at once.
+const maxAnswering = 32
+
+func newAdmission(cfg Config) *admission {
+	return &admission{
+		maxUID: cfg.MaxConnsPerUID, max: cfg.MaxConns, reserve: cfg.Reserve, reserved: cfg.Reserved,
+		perUID: make(map[uint32]int), refusals: make(map[uint32]*refusalCount),
+		answering: make(chan struct{}, maxAnswering),
+	}
+}
+
+// refusal is why a connection is not admitted, and its HTTP answer.
+type refusal struct {
+	status int
+	why    string
+}
+
+// admit counts a connection, or says why it is refused.
+func (a *admission) admit(c Creds) *refusal {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.maxUID > 0 && a.perUID[c.UID] >= a.maxUID {
+		return &refusal{http.StatusTooManyRequests, fmt.Sprintf("too many open connections for uid %d (at most %d per uid)", c.UID, a.maxUID)}
+	}
+	if a.max > 0 {
+		limit := a.max - a.reserve
+		if a.total >= limit && (a.total >= a.max || a.reserved == nil || !a.reserved(c)) {
+			return &refusal{http.StatusServiceUnavailable, fmt.Sprintf("the filter holds all the %d connections it serves to such callers; try again later", limit)}
+		}
+	}
+	a.total++
+	a.perUID[c.UID]++
+	return nil
+}
+
+func (a *admission) release(uid uint32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.total--
+	if a.perUID[uid]--; a.perUID[uid] <= 0 {
+		delete(a.perUID, uid)
+	}
+}
+
+// refused notes a refused connection and tells how many to report now (0
+// while the uid was reported recently).
+func (a *admission) refused(uid uint32, now time.Time) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rc := a.refusals[uid]
+	if rc == nil {
+		rc = &refusalCount{}
+		a.refusals[uid] = rc
+	}
+	rc.n++
+	if now.Sub(rc.logged) < refusalLogEvery {
+		return 0
+	}
+	n := rc.n
+	rc.n, rc.logged = 0, now
+	return n
+}
+
+// refusalLinger bounds how long a refused connection is kept to deliver
+// its answer.
+const refusalLinger = 2 * time.Second
+
+// answer writes the refusal as an HTTP answer, lets the client finish
+// sending its request (closing at once could reset the connection before
+// the client reads the answer), and closes the connection.
+func (a *admission) answer(c *net.UnixConn, r *refusal) {
+	select {
+	case a.answering <- struct{}{}:
+	default:
+		c.Close()
+		return
+	}
+	go func() {
+		defer func() { <-a.answering }()
+		defer c.Close()
+		body, _ := json.Marshal(struct {
+			Message string `json:"message"`
+		}{"docker-socket-filter: connection refused: " + r.why})
+		c.SetDeadline(time.Now().Add(refusalLinger))
+		fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n",
+			r.status, http.StatusText(r.status), len(body)+1, body)
+		c.CloseWrite()
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+}
