@@ -69,8 +69,8 @@ type Proxy struct {
 	inflight sync.WaitGroup
 	// cut ends the requests still running when shutdown gives up on
 	// them: their handlers then return and write their records.
-	cut      context.Context
-	cutAll   context.CancelFunc
+	cut    context.Context
+	cutAll context.CancelFunc
 
 	// watches is cancelled at shutdown to end open-ended streams and
 	// hijacked sessions, which would otherwise hold shutdown forever.
