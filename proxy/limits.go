@@ -101,8 +101,12 @@ func (reads *bodyReads) watchBody(w http.ResponseWriter, r *http.Request, allow 
 		reads.mu.Unlock()
 		rc.SetReadDeadline(b.start.Add(allow))
 	}
+	orig := r.Body
 	r.Body = b
 	return func() {
+		// The server looks at the body it made to tell whether what is
+		// left of it may be drained for the next request.
+		r.Body = orig
 		reads.mu.Lock()
 		delete(reads.rcs, rc)
 		ended := reads.ended

@@ -251,6 +251,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			held = 0
 			return nil, &statusError{http.StatusServiceUnavailable, "too many request bodies are being judged at once; try again later"}
 		}
+		if p.log.Enabled(r.Context(), slog.LevelDebug) {
+			p.log.LogAttrs(r.Context(), slog.LevelDebug, "reading body", slog.String("operation", d.Operation()), slog.Int64("held", held))
+		}
 		return io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
 	})
 	defer bodyDone()
@@ -293,17 +296,21 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 	p.log.LogAttrs(context.Background(), level, "request", attrs...)
 }
 
-// auditForward records a stream or a tunnel as it is forwarded, before the
-// engine acts on it: such a request may run for days, or be cut with the
-// daemon, and the engine has it either way. Its "request" record follows
-// when it ends.
+// auditForward records a request as it is forwarded, before the engine
+// acts on it: at info for streams and tunnels, which may run for days or
+// be cut with the daemon while the engine has them; at debug for the
+// others, whose "request" record follows at once.
 func (p *Proxy) auditForward(r *http.Request, d *filter.Decision) {
-	if !p.log.Enabled(r.Context(), slog.LevelInfo) {
+	level := slog.LevelInfo
+	if d.Route.Conn == filter.ConnPlain {
+		level = slog.LevelDebug
+	}
+	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
 	creds, _ := r.Context().Value(peerKey{}).(listener.Creds)
 	peer := filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID}
-	p.log.LogAttrs(context.Background(), slog.LevelInfo, "forward", p.auditAttrs(r, peer, d, "allow")...)
+	p.log.LogAttrs(context.Background(), level, "forward", p.auditAttrs(r, peer, d, "allow")...)
 }
 
 func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision, decision string) []slog.Attr {
@@ -326,6 +333,12 @@ func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision
 func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, peer filter.Peer, d *filter.Decision) {
 	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for uid=%d gid=%d: %s",
 		r.Method, r.URL.Path, d.Operation(), peer.UID, peer.GID, d.Reason)
+	if r.ContentLength != 0 {
+		// A refused body is not read: the connection cannot carry the
+		// next request, and waiting for the rest of a stalled body
+		// would hold it.
+		w.Header().Set("Connection", "close")
+	}
 	if d.Profile == nil {
 		// A peer that may do nothing gets no connection to hold open.
 		w.Header().Set("Connection", "close")
@@ -345,6 +358,8 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(body, '\n'))
+	// Out at once: at shutdown the connection may be closed right after.
+	http.NewResponseController(w).Flush()
 }
 
 // forward sends an allowed request to the engine and relays the answer.
@@ -367,7 +382,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		defer cancel()
 		defer context.AfterFunc(p.watches, cancel)()
 		p.auditForward(r, d)
-	} else if wait := p.engineWait(d); wait > 0 {
+	} else {
+		p.auditForward(r, d)
+	}
+	if wait := p.engineWait(d); wait > 0 && d.Route.Conn == filter.ConnPlain {
 		// Only the answer's head is waited for: its body (an export, a
 		// pull's progress) may take as long as it takes.
 		headTimer = time.AfterFunc(wait, cancel)

@@ -58,4 +58,5 @@ tar -C "$rootfs" -c . | docker -H "unix://$sock" import - dsf-test:latest >/dev/
 
 export DSF_TEST_DOCKER_HOST="unix://$sock"
 export DSF_TEST_IMAGE=dsf-test:latest
+export DSF_TEST_ENGINE_PID=$engine_pid
 "$@"

@@ -284,12 +284,13 @@ func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog
 	if err := <-done; err != nil {
 		log.Warn("requests still running at the shutdown timeout were cut", "timeout", timeout)
 		p.CutRequests()
-		srv.Close()
 	}
-	// Every request the engine received writes its record, cut or not.
+	// Every request the engine received writes its record, cut or not,
+	// and its client gets the answer before the connections close.
 	if !p.WaitRequests(cutGrace) {
 		log.Error("requests did not end after being cut: their audit records are missing", "waited", cutGrace)
 	}
+	srv.Close()
 	p.CloseIdleUpstream()
 }
 
