@@ -204,7 +204,7 @@ func TestShutdownDuringTunnelSetup(t *testing.T) {
 		// shutdown comes; otherwise shutdown comes before the request.
 		answered bool
 	}{
-		{"before the request", false},
+		{"connection after shutdown began", false},
 		{"engine has not answered", true},
 	}
 	for _, tc := range tests {
@@ -226,6 +226,14 @@ func TestShutdownDuringTunnelSetup(t *testing.T) {
 				p.StopWatches()
 			}
 			resp, err := http.ReadResponse(cbr, nil)
+			if !tc.answered {
+				// A connection that comes once shutdown has begun is
+				// closed unserved: never an empty 200.
+				if err == nil {
+					t.Fatalf("a connection opened during shutdown was served: %d", resp.StatusCode)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("client got no answer: %v", err)
 			}
