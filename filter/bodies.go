@@ -89,8 +89,9 @@ func (d *Decision) judgeBody(j *judging, data []byte) error {
 	return fmt.Errorf("%w: %s has no judge for its %s body", ErrRule, d.Route.Operation, d.Route.Body)
 }
 
-// judgeParam judges one query parameter the engine reads.
-func (p *Profile) judgeParam(judge QueryJudge, name, value string) error {
+// judgeParam judges one query parameter the engine reads; value is ""
+// when the request leaves it out.
+func (p *Profile) judgeParam(j *judging, judge QueryJudge, name, value string) error {
 	r := &p.Create
 	switch judge {
 	case QueryBuildNetwork:
@@ -111,8 +112,22 @@ func (p *Profile) judgeParam(judge QueryJudge, name, value string) error {
 			return refuse("%s makes the engine fetch %q from the host's network: not allowed (create rule remote_fetch)", name, value)
 		}
 	case QueryBuilderVersion:
-		if value != "" && value != "1" && !p.Allows("Session") {
-			return refuse("builder version %q needs the BuildKit session (Session, granted by its own id)", value)
+		if value != "" && value != "1" {
+			if !p.Allows("Session") {
+				return refuse("builder version %q needs the BuildKit session (Session, granted by its own id)", value)
+			}
+			return nil
+		}
+		// The legacy builder fetches what the Dockerfile names (FROM
+		// images, ADD URLs) itself, on the host's network, and runs each
+		// step with the engine's defaults.
+		if !r.RemoteFetch {
+			return refuse("a build makes the engine fetch what its Dockerfile names (ADD URLs, FROM images) from the host's network: not allowed (create rule remote_fetch)")
+		}
+		return r.judgeHostCgroupns(j, "a build step cannot ask for a private one (host_namespaces allows it)")
+	case QueryRegistryRef:
+		if value != "" && !r.RemoteFetch && !defaultRegistry(value) {
+			return refuse("%s %q names a registry other than Docker Hub, which the engine would reach from the host's network: not allowed (create rule remote_fetch)", name, value)
 		}
 	case QueryRollback:
 		// A rollback restores an earlier spec, which this body does not
@@ -126,6 +141,21 @@ func (p *Profile) judgeParam(judge QueryJudge, name, value string) error {
 		}
 	}
 	return nil
+}
+
+// defaultRegistry reports a reference to Docker Hub: no registry host
+// (a first component without '.' or ':' that is not "localhost"), or one
+// of Docker Hub's own names.
+func defaultRegistry(ref string) bool {
+	first, _, hasSlash := strings.Cut(ref, "/")
+	if !hasSlash || (!strings.ContainsAny(first, ".:") && first != "localhost") {
+		return true
+	}
+	switch strings.ToLower(first) {
+	case "docker.io", "index.docker.io", "registry-1.docker.io":
+		return true
+	}
+	return false
 }
 
 // psArgsHideEnvironment accepts the host ps options that cannot print a

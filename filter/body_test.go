@@ -373,7 +373,11 @@ func TestJudgeExisting(t *testing.T) {
 		hc   string
 		want string
 	}{
-		{"engine defaults of a plain container", `{"NetworkMode":"none","IpcMode":"private","CgroupnsMode":"host","Runtime":"runc","LogConfig":{"Type":"json-file"},"MaskedPaths":["/proc/kcore"],"ReadonlyPaths":["/proc/sys"]}`, ""},
+		{"engine defaults of a plain container", `{"NetworkMode":"none","IpcMode":"private","CgroupnsMode":"host","Runtime":"runc","LogConfig":{"Type":"json-file"},"MaskedPaths":["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware"],"ReadonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}`, ""},
+		{"a newer engine's longer defaults", `{"MaskedPaths":["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap"],"ReadonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}`, ""},
+		// Narrowed lists leave /proc/sys or /sys/firmware writable.
+		{"read-only paths narrowed", `{"MaskedPaths":["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware"],"ReadonlyPaths":["/proc/asound"]}`, "masked or read-only"},
+		{"masked paths narrowed", `{"MaskedPaths":["/proc/kcore"],"ReadonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}`, "masked or read-only"},
 		{"host bind", `{"Binds":["/etc:/host"],"CgroupnsMode":"host"}`, "may not use"},
 		{"privileged", `{"Privileged":true,"MaskedPaths":[]}`, "may not use"},
 		{"unmasked", `{"MaskedPaths":[]}`, "masked"},

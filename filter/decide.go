@@ -173,6 +173,11 @@ func (p *Policy) Decide(c Caller, r *Request) Decision {
 		return d.deny(StepFraming, http.StatusBadRequest, reason)
 	}
 	j := &judging{facts: r.Facts}
+	if d.Route.PathRef {
+		if err := d.Profile.judgeParam(j, QueryRegistryRef, "the reference", d.Route.Param(target.Segments)); err != nil {
+			return d.refuse(StepQuery, err)
+		}
+	}
 	query, err := d.judgeQuery(j, r.RawQuery)
 	if err != nil {
 		return d.refuse(StepQuery, err)
@@ -252,7 +257,7 @@ func (d *Decision) judgeQuery(j *judging, rawQuery string) (url.Values, error) {
 	for _, prm := range d.Route.Query {
 		judged = judged || prm.Judge != QueryFree
 	}
-	if !judged || rawQuery == "" {
+	if !judged {
 		return nil, nil
 	}
 	q, err := url.ParseQuery(rawQuery)
@@ -267,14 +272,15 @@ func (d *Decision) judgeQuery(j *judging, rawQuery string) (url.Values, error) {
 		if len(values) > 1 {
 			return nil, fmt.Errorf("%w: query parameter %s given %d times", ErrBody, prm.Name, len(values))
 		}
-		if len(values) == 0 {
-			continue
+		value := ""
+		if len(values) == 1 {
+			value = values[0]
 		}
 		if prm.Judge == QueryStopWait {
-			d.Wait = stopWait(values[0])
+			d.Wait = stopWait(value)
 			continue
 		}
-		if err := d.Profile.judgeParam(prm.Judge, prm.Name, values[0]); err != nil {
+		if err := d.Profile.judgeParam(j, prm.Judge, prm.Name, value); err != nil {
 			return nil, err
 		}
 	}

@@ -326,46 +326,72 @@ func onePolicy(t *testing.T, ops []string, edit func(*Profile)) *Policy {
 }
 
 func TestJudgeQuery(t *testing.T) {
-	strict := onePolicy(t, []string{"ImageBuild", "ImageCreate"}, nil)
-	loose := onePolicy(t, []string{"ImageBuild", "ImageCreate", "Session"}, func(p *Profile) {
+	ops := []string{"ImageBuild", "ImageCreate", "ImagePush", "ImageSearch", "GetPluginPrivileges", "DistributionInspect"}
+	strict := onePolicy(t, ops, nil)
+	builder := onePolicy(t, ops, func(p *Profile) { p.Create.RemoteFetch = true })
+	loose := onePolicy(t, append(ops, "Session"), func(p *Profile) {
 		p.Create.HostNamespaces, p.Create.CgroupParent, p.Create.RemoteFetch = true, true, true
 	})
+	v1 := &world{cgroup: "1"}
 	cases := []struct {
 		policy *Policy
+		world  *world
+		method string
 		target string
 		want   string
 		status int
 	}{
-		{strict, "/v1.41/build?t=x&networkmode=none", "", 200},
-		{strict, "/v1.41/build?networkmode=default", "", 200},
-		{strict, "/v1.41/build?networkmode=bridge", "", 200},
-		{strict, "/v1.41/build?networkmode=host", "network mode", 403},
-		{strict, "/v1.41/build?networkmode=none&networkmode=host", "given 2 times", 400},
-		{strict, "/v1.41/build?networkmode=container:abc", "network mode", 403},
-		{strict, "/v1.41/build?cgroupparent=/", "cgroup parent", 403},
-		{strict, "/v1.41/build?networkmode=host;x=1", "query", 400},
-		{strict, "/v1.41/build?t=a&t=b&buildargs=%7B%7D", "", 200}, // free parameters may repeat
-		{loose, "/v1.41/build?networkmode=host&cgroupparent=/x", "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?t=x&networkmode=none", "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?networkmode=default", "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?networkmode=bridge", "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?networkmode=host", "network mode", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?networkmode=none&networkmode=host", "given 2 times", 400},
+		{builder, plainWorld, "POST", "/v1.41/build?networkmode=container:abc", "network mode", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?cgroupparent=/", "cgroup parent", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?networkmode=host;x=1", "query", 400},
+		{builder, plainWorld, "POST", "/v1.41/build?t=a&t=b&buildargs=%7B%7D", "", 200}, // free parameters may repeat
+		{loose, plainWorld, "POST", "/v1.41/build?networkmode=host&cgroupparent=/x", "", 200},
+		// The legacy builder fetches what the Dockerfile names itself, on
+		// the host's network, and runs its steps with the engine's
+		// defaults: the host's cgroup namespace on cgroup v1.
+		{strict, plainWorld, "POST", "/v1.41/build", "remote_fetch", 403},
+		{builder, v1, "POST", "/v1.41/build", "cgroup v1", 403},
+		{loose, v1, "POST", "/v1.41/build", "", 200},
 		// A remote context is fetched from the host's network.
-		{strict, "/v1.41/build?remote=https://example.com/ctx.tar", "remote_fetch", 403},
-		{strict, "/v1.41/build?remote=", "", 200},
-		{loose, "/v1.41/build?remote=https://example.com/ctx.tar", "", 200},
-		{strict, "/v1.41/images/create?fromSrc=http://example.com/rootfs.tar&repo=x", "remote_fetch", 403},
-		{strict, "/v1.41/images/create?fromSrc=-&repo=x", "", 200},
-		{strict, "/v1.41/images/create?fromImage=busybox&tag=latest", "", 200},
-		{strict, "/v1.41/images/create?fromSrc=-&fromSrc=http://example.com/x", "given 2 times", 400},
-		{loose, "/v1.41/images/create?fromSrc=http://example.com/rootfs.tar", "", 200},
+		{strict, plainWorld, "POST", "/v1.41/build?remote=https://example.com/ctx.tar", "remote_fetch", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?remote=", "", 200},
+		{loose, plainWorld, "POST", "/v1.41/build?remote=https://example.com/ctx.tar", "", 200},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromSrc=http://example.com/rootfs.tar&repo=x", "remote_fetch", 403},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromSrc=-&repo=x", "", 200},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromSrc=-&fromSrc=http://example.com/x", "given 2 times", 400},
+		{loose, plainWorld, "POST", "/v1.41/images/create?fromSrc=http://example.com/rootfs.tar", "", 200},
+		// Registries other than Docker Hub are reached from the host's
+		// network: the loopback's, an internal one.
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromImage=busybox&tag=latest", "", 200},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromImage=library/busybox", "", 200},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromImage=docker.io/library/busybox", "", 200},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromImage=127.0.0.1:5000/x", "remote_fetch", 403},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromImage=localhost/x", "remote_fetch", 403},
+		{strict, plainWorld, "POST", "/v1.41/images/create?fromImage=registry.internal/x", "remote_fetch", 403},
+		{loose, plainWorld, "POST", "/v1.41/images/create?fromImage=127.0.0.1:5000/x", "", 200},
+		{strict, plainWorld, "GET", "/v1.41/images/search?term=127.0.0.1:5000/x", "remote_fetch", 403},
+		{strict, plainWorld, "GET", "/v1.41/images/search?term=busybox", "", 200},
+		{strict, plainWorld, "GET", "/v1.41/plugins/privileges?remote=127.0.0.1:5000/p:latest", "remote_fetch", 403},
+		{strict, plainWorld, "GET", "/v1.41/distribution/127.0.0.1:5000/x:latest/json", "remote_fetch", 403},
+		{strict, plainWorld, "GET", "/v1.41/distribution/busybox:latest/json", "", 200},
+		{strict, plainWorld, "POST", "/v1.41/images/ghcr.io/o/app/push", "remote_fetch", 403},
+		{strict, plainWorld, "POST", "/v1.41/images/o/app/push?tag=1", "", 200},
 		// BuildKit builds run over Session, granted by its own id.
-		{strict, "/v1.41/build?version=2", "Session", 403},
-		{strict, "/v1.41/build?version=1", "", 200},
-		{strict, "/v1.41/build?version=", "", 200},
-		{loose, "/v1.41/build?version=2", "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?version=2", "Session", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?version=1", "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?version=", "", 200},
+		{loose, plainWorld, "POST", "/v1.41/build?version=2", "", 200},
 	}
 	for _, c := range cases {
-		req := newRequest("POST", c.target, "")
-		req.ContentLength = -1
-		d := c.policy.Decide(anyone, req)
-		wantRefusal(t, c.target, d, StepQuery, c.status, c.want)
+		req := newRequest(c.method, c.target, "")
+		req.ContentLength = 0
+		d := settle(t, c.policy, anyone, req, nil, c.world.fact)
+		wantRefusal(t, c.method+" "+c.target, d, StepQuery, c.status, c.want)
 	}
 }
 

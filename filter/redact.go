@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -43,7 +44,7 @@ func (v *View) Rewrites(k AnswerKind) bool {
 	case AnswerContainerList, AnswerEvents:
 		return v.LabelKey != ""
 	}
-	return v.RedactEnv && len(envPaths(k)) > 0
+	return v.RedactEnv && (len(envPaths(k)) > 0 || len(stepPaths(k)) > 0)
 }
 
 // Streamed reports answers rewritten as they stream, one entry at a
@@ -64,7 +65,7 @@ func (v *View) Describe(k AnswerKind) string {
 		}
 		parts = append(parts, "containers without label "+label+" hidden")
 	}
-	if v.RedactEnv && len(envPaths(k)) > 0 {
+	if v.RedactEnv && (len(envPaths(k)) > 0 || len(stepPaths(k)) > 0) {
 		parts = append(parts, "environment values redacted")
 	}
 	return strings.Join(parts, ", ")
@@ -94,6 +95,20 @@ func envPaths(k AnswerKind) [][]string {
 	return nil
 }
 
+// stepPaths are where an answer of each kind holds build steps, as the
+// legacy builder and BuildKit record them ("/bin/sh -c #(nop)  ENV K=v",
+// "ARG K=v", "|1 K=v /bin/sh -c ..."): an image's last step in its Cmd,
+// every step in its history.
+func stepPaths(k AnswerKind) [][]string {
+	switch k {
+	case AnswerImage:
+		return [][]string{{"Config", "Cmd"}, {"ContainerConfig", "Cmd"}}
+	case AnswerImageHistory:
+		return [][]string{{"CreatedBy"}}
+	}
+	return nil
+}
+
 // RewriteAnswer applies the view to an answer read whole. hidden reports
 // a container the caller must not see (answer 404 instead).
 func (v *View) RewriteAnswer(k AnswerKind, body []byte) (out []byte, hidden bool, err error) {
@@ -102,7 +117,7 @@ func (v *View) RewriteAnswer(k AnswerKind, body []byte) (out []byte, hidden bool
 		return nil, false, err
 	}
 	objects := []any{doc}
-	if k == AnswerServiceList || k == AnswerTaskList || k == AnswerPluginList {
+	if k == AnswerServiceList || k == AnswerTaskList || k == AnswerPluginList || k == AnswerImageHistory {
 		list, ok := doc.([]any)
 		if !ok {
 			return nil, false, fmt.Errorf("engine answer is not a JSON list")
@@ -118,6 +133,9 @@ func (v *View) RewriteAnswer(k AnswerKind, body []byte) (out []byte, hidden bool
 			for _, p := range envPaths(k) {
 				redactEnv(obj, p)
 			}
+			for _, p := range stepPaths(k) {
+				redactSteps(obj, p)
+			}
 		}
 	}
 	out, err = json.Marshal(doc)
@@ -125,6 +143,61 @@ func (v *View) RewriteAnswer(k AnswerKind, body []byte) (out []byte, hidden bool
 		return nil, false, fmt.Errorf("re-encode the answer: %w", err)
 	}
 	return append(out, '\n'), false, nil
+}
+
+// redactSteps redacts the values a build step at path names: a string,
+// or each string of a list.
+func redactSteps(obj map[string]any, path []string) {
+	for _, k := range path[:len(path)-1] {
+		next, ok := obj[k].(map[string]any)
+		if !ok {
+			return
+		}
+		obj = next
+	}
+	last := path[len(path)-1]
+	switch v := obj[last].(type) {
+	case string:
+		obj[last] = redactStep(v)
+	case []any:
+		for i, e := range v {
+			if s, ok := e.(string); ok {
+				v[i] = redactStep(s)
+			}
+		}
+	}
+}
+
+// redactStep keeps a build step's instruction and replaces the values it
+// sets: everything after ENV or ARG, and the build arguments "|N k=v"
+// a RUN step begins with.
+func redactStep(step string) string {
+	fields := strings.Fields(step)
+	for i, f := range fields {
+		switch {
+		case f == "ENV" || f == "ARG":
+			if i+1 < len(fields) {
+				return strings.Join(append(fields[:i+1], RedactedValue), " ")
+			}
+			return step
+		case strings.HasPrefix(f, "|"):
+			n, err := strconv.Atoi(f[1:])
+			if err != nil {
+				continue
+			}
+			for j := i + 1; j <= i+n && j < len(fields); j++ {
+				name, _, _ := strings.Cut(fields[j], "=")
+				fields[j] = name + "=" + RedactedValue
+			}
+			return strings.Join(fields, " ")
+		}
+		// Only the words before the step's own command may be an
+		// instruction: "/bin/sh -c #(nop) ENV ..." or "RUN |1 ...".
+		if f != "/bin/sh" && f != "-c" && f != "#(nop)" && f != "RUN" {
+			return step
+		}
+	}
+	return step
 }
 
 func labelsOf(obj map[string]any) map[string]any {

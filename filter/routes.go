@@ -135,6 +135,7 @@ const (
 	AnswerImage  // one image's inspect: its config's environment
 	AnswerPlugin // one plugin: its settings' and manifest's environment
 	AnswerPluginList
+	AnswerImageHistory // an image's build steps: their ENV, ARG and build-arg values
 )
 
 // QueryJudge names how a query parameter the engine reads is judged.
@@ -165,12 +166,15 @@ const (
 	// QueryStopWait is how long the engine waits before it answers (a
 	// stop's t): the filter waits as long for the answer.
 	QueryStopWait
+	// QueryRegistryRef is an image or plugin reference whose registry
+	// the engine reaches, on the host's network.
+	QueryRegistryRef
 )
 
 var queryJudgeNames = map[string]QueryJudge{
 	"network": QueryBuildNetwork, "cgroup-parent": QueryCgroupParent, "remote": QueryRemoteFetch,
 	"builder": QueryBuilderVersion, "rollback": QueryRollback, "ps-args": QueryPsArgs, "target": QueryTarget,
-	"wait": QueryStopWait,
+	"wait": QueryStopWait, "registry": QueryRegistryRef,
 }
 
 // Param is a query parameter the engine reads for an operation.
@@ -199,6 +203,9 @@ type Route struct {
 	Body   BodyKind
 	Target TargetKind
 	Answer AnswerKind
+	// PathRef says the path's reference names a registry the engine
+	// reaches (a push, a distribution inspect): judged as such.
+	PathRef bool
 	// Query lists every query parameter the engine reads (the API
 	// reference's, and those its router reads beyond it), each with how
 	// it is judged. The engine reads them with FormValue, which prefers
@@ -236,6 +243,7 @@ func conn(c Conn) trait           { return func(r *Route) error { r.Conn = c; re
 func body(k BodyKind) trait       { return func(r *Route) error { r.Body = k; return nil } }
 func target(k TargetKind) trait   { return func(r *Route) error { r.Target = k; return nil } }
 func answer(k AnswerKind) trait   { return func(r *Route) error { r.Answer = k; return nil } }
+func pathRef() trait              { return func(r *Route) error { r.PathRef = true; return nil } }
 func sensitive() trait            { return grant(GrantSensitive) }
 func ownID() trait                { return grant(GrantOwnID) }
 func watch() trait                { return conn(ConnWatch) }
@@ -320,14 +328,14 @@ func engineRoutes() []routeRow {
 			"memory memswap cpushares cpusetcpus cpuperiod cpuquota buildargs shmsize squash labels networkmode=network "+
 			"platform target outputs version=builder cgroupparent=cgroup-parent isolation ulimits session buildid")),
 		route("POST", "/build/prune", "BuildPrune", SectionBuild, query("reserved-space max-used-space min-free-space keep-storage all filters")),
-		route("POST", "/images/create", "ImageCreate", SectionImages, data(), query("fromImage fromSrc=remote repo tag message changes platform")),
+		route("POST", "/images/create", "ImageCreate", SectionImages, data(), query("fromImage=registry fromSrc=remote repo tag message changes platform")),
 		route("GET", "/images/{name*}/json", "ImageInspect", SectionImages, query("manifests platform"), answer(AnswerImage)),
 		route("GET", "/images/{name*}/attestations", "ImageAttestations", SectionImages, query("platform type statement")),
-		route("GET", "/images/{name*}/history", "ImageHistory", SectionImages, query("platform")),
-		route("POST", "/images/{name*}/push", "ImagePush", SectionImages, query("tag platform")),
+		route("GET", "/images/{name*}/history", "ImageHistory", SectionImages, query("platform"), answer(AnswerImageHistory)),
+		route("POST", "/images/{name*}/push", "ImagePush", SectionImages, query("tag platform"), pathRef()),
 		route("POST", "/images/{name*}/tag", "ImageTag", SectionImages, query("repo tag")),
 		route("DELETE", "/images/{name*}", "ImageDelete", SectionImages, query("force noprune platforms")),
-		route("GET", "/images/search", "ImageSearch", SectionImages, query("term limit filters")),
+		route("GET", "/images/search", "ImageSearch", SectionImages, query("term=registry limit filters")),
 		route("POST", "/images/prune", "ImagePrune", SectionImages, query("filters")),
 		route("POST", "/auth", "SystemAuth", SectionAuth, data()),
 		route("GET", "/info", "SystemInfo", SectionInfo),
@@ -358,13 +366,13 @@ func engineRoutes() []routeRow {
 		route("POST", "/networks/{id}/disconnect", "NetworkDisconnect", SectionNetworks, data()),
 		route("POST", "/networks/prune", "NetworkPrune", SectionNetworks, query("filters")),
 		route("GET", "/plugins", "PluginList", SectionPlugins, query("filters"), answer(AnswerPluginList)),
-		route("GET", "/plugins/privileges", "GetPluginPrivileges", SectionPlugins, query("remote")),
-		route("POST", "/plugins/pull", "PluginPull", SectionPlugins, query("remote name"), body(BodyPluginPrivileges), ownID()),
+		route("GET", "/plugins/privileges", "GetPluginPrivileges", SectionPlugins, query("remote=registry")),
+		route("POST", "/plugins/pull", "PluginPull", SectionPlugins, query("remote=registry name"), body(BodyPluginPrivileges), ownID()),
 		route("GET", "/plugins/{name*}/json", "PluginInspect", SectionPlugins, answer(AnswerPlugin)),
 		route("DELETE", "/plugins/{name*}", "PluginDelete", SectionPlugins, query("force"), answer(AnswerPlugin)),
 		route("POST", "/plugins/{name*}/enable", "PluginEnable", SectionPlugins, query("timeout")),
 		route("POST", "/plugins/{name*}/disable", "PluginDisable", SectionPlugins, query("force")),
-		route("POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, query("remote"), body(BodyPluginPrivileges), ownID()),
+		route("POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, query("remote=registry"), body(BodyPluginPrivileges), ownID()),
 		route("POST", "/plugins/create", "PluginCreate", SectionPlugins, query("name"), data(), ownID()),
 		route("POST", "/plugins/{name*}/push", "PluginPush", SectionPlugins),
 		route("POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, body(BodyPluginSettings), ownID()),
@@ -398,7 +406,7 @@ func engineRoutes() []routeRow {
 		route("GET", "/configs/{id}", "ConfigInspect", SectionConfigs),
 		route("DELETE", "/configs/{id}", "ConfigDelete", SectionConfigs),
 		route("POST", "/configs/{id}/update", "ConfigUpdate", SectionConfigs, query("version"), data()),
-		route("GET", "/distribution/{name*}/json", "DistributionInspect", SectionDistribution),
+		route("GET", "/distribution/{name*}/json", "DistributionInspect", SectionDistribution, pathRef()),
 		route("POST", "/session", "Session", SectionSession, tunnel(), ownID()),
 		route("POST", "/grpc", "Grpc", SectionGrpc, tunnel(), ownID()),
 	}
@@ -454,6 +462,9 @@ func (r *Route) compile() error {
 	if (r.Target == TargetContainer || r.Target == TargetExec) && !strings.HasPrefix(r.Template, "/"+r.Section+"/{id}/") {
 		return fmt.Errorf("route table: %s targets the object in its path, but has none", r.Operation)
 	}
+	if r.PathRef && !strings.Contains(r.Template, "*}") {
+		return fmt.Errorf("route table: %s judges a reference in its path, but has none", r.Operation)
+	}
 	if _, ok := r.Judges("container"); (r.Target == TargetContainerQuery) != ok {
 		return fmt.Errorf("route table: %s: a container query target needs its container parameter, and only then", r.Operation)
 	}
@@ -476,6 +487,20 @@ func (r *Route) compile() error {
 		r.prefix = segs
 	}
 	return nil
+}
+
+// Param returns the path's parameter: the segments a {x*} parameter spans
+// joined, or the single {x} segment.
+func (r *Route) Param(segs []string) string {
+	if r.multi {
+		return strings.Join(segs[len(r.prefix):len(segs)-len(r.suffix)], "/")
+	}
+	for i, isParam := range r.params {
+		if isParam {
+			return segs[i]
+		}
+	}
+	return ""
 }
 
 // Routes returns every route of the table.
@@ -568,7 +593,7 @@ var answerNames = [...]string{
 	AnswerPlain: "", AnswerContainer: "container: label, env", AnswerContainerList: "containers: label",
 	AnswerEvents: "events: container label", AnswerService: "service: env", AnswerServiceList: "services: env",
 	AnswerTask: "task: env", AnswerTaskList: "tasks: env", AnswerImage: "image: env",
-	AnswerPlugin: "plugin: env", AnswerPluginList: "plugins: env",
+	AnswerPlugin: "plugin: env", AnswerPluginList: "plugins: env", AnswerImageHistory: "build steps: env",
 }
 
 func (k AnswerKind) String() string { return answerNames[k] }
@@ -577,7 +602,7 @@ var queryJudgeDescriptions = [...]string{
 	QueryFree: "", QueryBuildNetwork: "host_namespaces", QueryCgroupParent: "cgroup_parent",
 	QueryRemoteFetch: "remote_fetch", QueryBuilderVersion: "BuildKit needs Session", QueryRollback: "refused",
 	QueryPsArgs: "no environment when env is redacted", QueryTarget: "target container, judged",
-	QueryStopWait: "the filter waits as long for the answer",
+	QueryStopWait: "the filter waits as long for the answer", QueryRegistryRef: "registry: Docker Hub unless remote_fetch",
 }
 
 func (j QueryJudge) String() string { return queryJudgeDescriptions[j] }

@@ -105,7 +105,17 @@ func (r *CreateRules) JudgeCreate(req *container.CreateRequest, version string, 
 // break a rule: on cgroup v1 hosts the engine's default cgroup namespace
 // is the host's.
 func (r *CreateRules) judgeDefaults(hc *container.HostConfig, j *judging) error {
-	if r.HostNamespaces || hc.CgroupnsMode != "" {
+	if hc.CgroupnsMode != "" {
+		return nil
+	}
+	return r.judgeHostCgroupns(j, "ask for a private one (docker run --cgroupns private, or HostConfig.CgroupnsMode \"private\")")
+}
+
+// judgeHostCgroupns refuses containers the engine would put in the host's
+// cgroup namespace, its default on cgroup v1 hosts, unless the profile
+// allows host namespaces; remedy says what else the client may do.
+func (r *CreateRules) judgeHostCgroupns(j *judging, remedy string) error {
+	if r.HostNamespaces {
 		return nil
 	}
 	f, ok, err := j.fact(LookupEngine, "")
@@ -113,7 +123,7 @@ func (r *CreateRules) judgeDefaults(hc *container.HostConfig, j *judging) error 
 		return err
 	}
 	if f.Engine.CgroupVersion != "2" {
-		return refuse("on this cgroup v%s host the engine's default cgroup namespace is the host's: ask for a private one (docker run --cgroupns private, or HostConfig.CgroupnsMode \"private\")", f.Engine.CgroupVersion)
+		return refuse("on this cgroup v%s host the engine's default cgroup namespace is the host's: %s", f.Engine.CgroupVersion, remedy)
 	}
 	return nil
 }
@@ -177,16 +187,40 @@ func (r *CreateRules) JudgeExisting(hc *container.HostConfig, j *judging) error 
 	// they are; reaching into a container does not change either.
 	seen.Runtime = ""
 	seen.LogConfig = container.LogConfig{}
-	if len(seen.MaskedPaths) > 0 {
+	// The engine's own lists are at least its oldest defaults; a list
+	// missing one of them was narrowed on purpose, which leaves the host
+	// writable through /proc or /sys.
+	if containsAll(seen.MaskedPaths, engineMaskedPaths()) {
 		seen.MaskedPaths = nil
 	}
-	if len(seen.ReadonlyPaths) > 0 {
+	if containsAll(seen.ReadonlyPaths, engineReadonlyPaths()) {
 		seen.ReadonlyPaths = nil
 	}
 	if err := r.judgeHostConfig(&seen, j); err != nil {
 		return fmt.Errorf("the container was created with what this profile may not use: %w", err)
 	}
 	return nil
+}
+
+// engineMaskedPaths and engineReadonlyPaths are the paths every engine
+// since 20.10 masks or mounts read-only in a container by default; newer
+// engines add to them.
+func engineMaskedPaths() []string {
+	return []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}
+}
+
+func engineReadonlyPaths() []string {
+	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+}
+
+func containsAll(list, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(list, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // judgeHostConfig checks what in a host config reaches the host.
@@ -556,6 +590,10 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, j *judging) error {
 	tt := spec.TaskTemplate
 	if tt.PluginSpec != nil || tt.Runtime == swarm.RuntimePlugin {
 		return refuse("plugin services are not allowed")
+	}
+	// A service's task has no say in its cgroup namespace.
+	if err := r.judgeHostCgroupns(j, "a service cannot ask for a private one (host_namespaces allows it)"); err != nil {
+		return err
 	}
 	cs := tt.ContainerSpec
 	if cs == nil {

@@ -214,7 +214,25 @@ func TestCopyBothWays(t *testing.T) {
 // filter, the build context streaming through.
 func TestBuildLegacy(t *testing.T) {
 	e := testEnv(t)
-	f := startFilter(t, e, filterOpts{env: []string{"BUILD=1", "POST=1", "IMAGES=1"}})
+	// The legacy builder fetches what a Dockerfile names on the host's
+	// network, and on cgroup v1 runs its steps in the host's cgroup
+	// namespace: a profile must allow both, which no tecnativa variable
+	// does.
+	refusing := startFilter(t, e, filterOpts{env: []string{"BUILD=1", "POST=1", "IMAGES=1"}})
+	rules := "remote_fetch: true"
+	if engineCgroupVersion(t, e) == "1" {
+		rules += ", host_namespaces: true"
+	}
+	policy := writePolicy(t, shortTempDir(t), `
+profiles:
+  builder:
+    allow: [ImageBuild, images:read, SystemPing, SystemPingHead, SystemVersion]
+    create: {`+rules+`}
+clients:
+  - user: 0
+    profile: builder
+`)
+	f := startFilter(t, e, filterOpts{args: []string{"--policy", policy}})
 	dir := shortTempDir(t)
 	dockerfile := "FROM " + e.image + "\nCOPY blob /blob\nRUN wc -c /blob > /size\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
@@ -227,9 +245,15 @@ func TestBuildLegacy(t *testing.T) {
 	tag := "dsf-built:" + strings.ToLower(t.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", "-H", fmtHost(f.sock), "build", "--network", "none", "-q", "-t", tag, dir)
-	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_CONFIG="+shortTempDir(t))
-	out, err := cmd.CombinedOutput()
+	build := func(sock string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "docker", "-H", fmtHost(sock), "build", "--network", "none", "-q", "-t", tag, dir)
+		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_CONFIG="+shortTempDir(t))
+		return cmd.CombinedOutput()
+	}
+	if out, err := build(refusing.sock); err == nil || !strings.Contains(string(out), "remote_fetch") {
+		t.Errorf("a build through BUILD=1 POST=1: %v %s; want it refused naming remote_fetch", err, out)
+	}
+	out, err := build(f.sock)
 	if err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)
 	}

@@ -28,6 +28,9 @@ func inventory(stdout, stderr io.Writer) int {
 				judged = append(judged, fmt.Sprintf("`%s` (%s)", p.Name, p.Judge))
 			}
 		}
+		if r.PathRef {
+			judged = append([]string{"path reference (" + filter.QueryRegistryRef.String() + ")"}, judged...)
+		}
 		query := strings.Join(judged, ", ")
 		if len(free) > 0 {
 			if query != "" {
