@@ -104,7 +104,8 @@ check "service runs as its user with the engine's group" sh_in "
 	grep -q '^Groups:.*\\b$engine_gid\\b' /proc/\$pid/status"
 check "security settings in force (systemctl show)" sh_in "
 	systemctl show $unit -p NoNewPrivileges -p ProtectSystem -p PrivateNetwork -p PrivateDevices \
-		-p RestrictAddressFamilies -p CapabilityBoundingSet -p MemoryDenyWriteExecute -p ProtectHome > show
+		-p RestrictAddressFamilies -p CapabilityBoundingSet -p MemoryDenyWriteExecute -p ProtectHome \
+		-p LimitNOFILE -p MemoryMax > show
 	cat show
 	grep -qx NoNewPrivileges=yes show
 	grep -qx ProtectSystem=strict show
@@ -113,7 +114,9 @@ check "security settings in force (systemctl show)" sh_in "
 	grep -qx RestrictAddressFamilies=AF_UNIX show
 	grep -qx CapabilityBoundingSet= show
 	grep -qx MemoryDenyWriteExecute=yes show
-	grep -qx ProtectHome=yes show"
+	grep -qx ProtectHome=yes show
+	grep -qx LimitNOFILE=16384 show
+	grep -qx MemoryMax=536870912 show"
 check "peer credentials read and engine reached under the hardening" sh_in "
 	uid=\$(id -u member)
 	journalctl -u $unit -o cat | grep 'operation=SystemVersion' | grep -q \"uid=\$uid .*status=200\""
