@@ -23,8 +23,8 @@ type presetCall struct {
 }
 
 func call(method, path string) presetCall { return presetCall{method: method, path: path} }
-func watch(path string) presetCall         { return presetCall{method: "GET", path: path, stream: true} }
-func post(path, body string) presetCall    { return presetCall{method: "POST", path: path, body: body} }
+func watch(path string) presetCall        { return presetCall{method: "GET", path: path, stream: true} }
+func post(path, body string) presetCall   { return presetCall{method: "POST", path: path, body: body} }
 
 const presetImage = "ghcr.io/o/app:tag"
 
@@ -61,10 +61,10 @@ func presetReplays() map[string][]presetCall {
 			call("GET", "/images/json"), call("GET", "/images/{img}/json"), call("GET", "/images/{img}/history"),
 			call("GET", "/info"), call("GET", "/version"), call("GET", "/networks"), call("GET", "/networks/none"),
 			call("GET", "/plugins"), call("GET", "/volumes"), call("GET", "/volumes/nonexistent")),
-		"uptime-kuma": {call("GET", "/containers/json?all=true"), call("GET", "/containers/{c}/json")},
-		"glance":      {call("GET", "/containers/json?all=true"), call("GET", "/containers/json?all=false")},
-		"diun":        diun,
-		"diun-swarm":  append(ping, call("GET", "/version"), call("GET", "/services"), call("GET", "/images/{img}/json")),
+		"uptime-kuma":   {call("GET", "/containers/json?all=true"), call("GET", "/containers/{c}/json")},
+		"glance":        {call("GET", "/containers/json?all=true"), call("GET", "/containers/json?all=false")},
+		"diun":          diun,
+		"diun-swarm":    append(ping, call("GET", "/version"), call("GET", "/services"), call("GET", "/images/{img}/json")),
 		"netdata":       netdata,
 		"netdata-nomad": netdata,
 		"cadvisor":      cadvisor,
