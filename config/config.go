@@ -179,6 +179,12 @@ func (p *parser) document(doc *yaml.Node) *File {
 	for _, prof := range profiles {
 		defined[prof.Name] = true
 	}
+	for _, c := range clients {
+		profiles = p.usePreset(c.node, c.client.Name, c.client.Profile, profiles, defined)
+	}
+	if fallbackNode != nil {
+		profiles = p.usePreset(fallbackNode, "default", fallback, profiles, defined)
+	}
 	var list []filter.Client
 	for _, c := range clients {
 		if !defined[c.client.Profile] {
@@ -210,12 +216,21 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 			p.errorf(k, "profile name %q is reserved: it denies everything", name)
 			continue
 		}
+		if strings.HasPrefix(name, filter.PresetPrefix) {
+			p.errorf(k, "profile name %q: names starting with %s are the built-in presets'; extend one instead (extends: %s)", name, filter.PresetPrefix, name)
+			continue
+		}
 		var entries []string
 		var create filter.CreateRules
 		var exec filter.ExecRules
 		var view filter.View
-		for _, pkv := range p.mapping(v, "profile "+name, "allow", "create", "exec", "redact", "visible_if_label") {
+		var base *filter.Preset
+		set := make(map[string]bool)
+		for _, pkv := range p.mapping(v, "profile "+name, "extends", "allow", "create", "exec", "redact", "visible_if_label") {
+			set[pkv[0].Value] = true
 			switch pkv[0].Value {
+			case "extends":
+				base = p.extends(pkv[1], name)
 			case "redact":
 				for _, r := range p.strings(pkv[1], "profile "+name+" redact") {
 					if r != "env" {
@@ -238,6 +253,12 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 			case "exec":
 				exec = block(p, pkv[1], "profile "+name+" exec", execFields())
 			}
+		}
+		if base != nil {
+			if prof := p.extendPreset(base, name, entries, set, create, exec, view); prof != nil {
+				out = append(out, prof)
+			}
+			continue
 		}
 		prof, err := filter.NewProfile(p.table, name, entries)
 		if err != nil {

@@ -16,6 +16,9 @@ type Profile struct {
 	Create CreateRules // container create, and what reaches the host elsewhere
 	Exec   ExecRules   // ContainerExec, ExecStart
 	View   View        // what the engine's answers show
+	// Preset is the built-in profile this one is or extends
+	// ("preset/traefik"), or "".
+	Preset string
 }
 
 // Allows reports whether the profile grants an operation.

@@ -23,6 +23,7 @@ commands:
   check     validate a policy file
   explain   tell whether a peer's request would be allowed, and why
   inventory print every operation with the inputs the engine reads and how each is judged
+  presets   list the built-in profiles (preset/NAME); with a NAME, what it grants
   version   print the version
 
 Run 'docker-socket-filter COMMAND -h' for a command's flags.
@@ -49,6 +50,8 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 		return explain(args, lookup, stdout, stderr)
 	case "inventory":
 		return inventory(stdout, stderr)
+	case "presets":
+		return presets(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "docker-socket-filter %s\n", version)
 		return exitOK

@@ -107,8 +107,8 @@ func check(args []string, lookup func(string) (string, bool), stdout, stderr io.
 	for _, w := range lp.warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	fmt.Fprintf(stdout, "%s: OK: %d profiles, %d clients, default %s\n",
-		lp.source, len(lp.policy.Profiles()), len(lp.policy.Clients()), describeDefault(lp.policy))
+	fmt.Fprintf(stdout, "%s: OK: %d profiles, %d clients, default %s%s\n",
+		lp.source, len(lp.policy.Profiles()), len(lp.policy.Clients()), describeDefault(lp.policy), presetsUsed(lp.policy))
 	return exitOK
 }
 
@@ -182,6 +182,9 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	fmt.Fprintf(stdout, "client:    %s\n", d.Rule)
 	fmt.Fprintf(stdout, "profile:   %s\n", d.ProfileName())
 	fmt.Fprintf(stdout, "operation: %s\n", d.Operation())
+	if d.Profile != nil && d.Profile.Preset != "" {
+		fmt.Fprintf(stdout, "preset:    %s\n", describePresetProfile(d.Profile))
+	}
 	if d.Profile != nil && d.Route != nil {
 		if rules := d.Profile.Rules(d.Route); rules != "" {
 			fmt.Fprintf(stdout, "rules:     %s\n", rules)
