@@ -145,17 +145,23 @@ func (v *View) RewriteAnswer(k AnswerKind, body []byte) (out []byte, hidden bool
 	return append(out, '\n'), false, nil
 }
 
-// redactSteps redacts the values a build step at path names: a string,
-// or each string of a list.
-func redactSteps(obj map[string]any, path []string) {
+// parentOf walks path's object keys but the last from obj and returns the
+// object holding the last, or nil when the answer has no such object.
+func parentOf(obj map[string]any, path []string) (map[string]any, string) {
 	for _, k := range path[:len(path)-1] {
 		next, ok := obj[k].(map[string]any)
 		if !ok {
-			return
+			return nil, ""
 		}
 		obj = next
 	}
-	last := path[len(path)-1]
+	return obj, path[len(path)-1]
+}
+
+// redactSteps redacts the values a build step at path names: a string,
+// or each string of a list.
+func redactSteps(obj map[string]any, path []string) {
+	obj, last := parentOf(obj, path)
 	switch v := obj[last].(type) {
 	case string:
 		obj[last] = redactStep(v)
@@ -209,14 +215,8 @@ func labelsOf(obj map[string]any) map[string]any {
 // redactEnv replaces the values of the environment list at path, keeping
 // the names: "NAME=value" strings, or objects with a Value.
 func redactEnv(obj map[string]any, path []string) {
-	for _, k := range path[:len(path)-1] {
-		next, ok := obj[k].(map[string]any)
-		if !ok {
-			return
-		}
-		obj = next
-	}
-	env, ok := obj[path[len(path)-1]].([]any)
+	obj, last := parentOf(obj, path)
+	env, ok := obj[last].([]any)
 	if !ok {
 		return
 	}
