@@ -98,7 +98,7 @@ func TestParseExample(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prof, rule := f.Policy.ProfileFor(tt.peer)
+			prof, rule := f.Policy.ProfileFor(filter.Caller{Peer: tt.peer, Known: true})
 			got := ""
 			if prof != nil {
 				got = prof.Name
@@ -142,13 +142,13 @@ func TestParseExample(t *testing.T) {
 	}
 
 	// End to end through Decide.
-	d := f.Policy.Decide(filter.Peer{UID: 1500, GID: 1500}, "GET", "/v1.41/containers/json")
-	if !d.Allow || d.Profile != "traefik" {
+	d := f.Policy.Decide(filter.Caller{Peer: filter.Peer{UID: 1500, GID: 1500}, Known: true}, &filter.Request{Method: "GET", EscapedPath: "/v1.41/containers/json"})
+	if !d.Allowed() || d.ProfileName() != "traefik" {
 		t.Errorf("traefik GET /v1.41/containers/json: %+v", d)
 	}
-	d = f.Policy.Decide(filter.Peer{UID: 1001, GID: 1001}, "GET", "/_ping")
-	if d.Allow || d.Profile != filter.NoProfile {
-		t.Errorf("unmatched peer GET /_ping: allowed=%v profile=%q, want denied by none", d.Allow, d.Profile)
+	d = f.Policy.Decide(filter.Caller{Peer: filter.Peer{UID: 1001, GID: 1001}, Known: true}, &filter.Request{Method: "GET", EscapedPath: "/_ping"})
+	if d.Allowed() || d.ProfileName() != filter.NoProfile {
+		t.Errorf("unmatched peer GET /_ping: allowed=%v profile=%q, want denied by none", d.Allowed(), d.ProfileName())
 	}
 }
 
@@ -226,7 +226,7 @@ func TestParseVariants(t *testing.T) {
 			if f.Upstream != tt.upstream {
 				t.Errorf("Upstream = %q, want %q", f.Upstream, tt.upstream)
 			}
-			prof, _ := f.Policy.ProfileFor(tt.peer)
+			prof, _ := f.Policy.ProfileFor(filter.Caller{Peer: tt.peer, Known: true})
 			got := ""
 			if prof != nil {
 				got = prof.Name
@@ -476,7 +476,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if prof, _ := f.Policy.ProfileFor(filter.Peer{UID: 1500}); prof == nil || prof.Name != "traefik" {
+	if prof, _ := f.Policy.ProfileFor(filter.Caller{Peer: filter.Peer{UID: 1500}, Known: true}); prof == nil || prof.Name != "traefik" {
 		t.Errorf("ProfileFor(uid 1500) = %v, want traefik", prof)
 	}
 
