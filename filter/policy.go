@@ -132,7 +132,7 @@ func (p *Policy) Default() string { return p.fallback }
 // entry, else the default.
 func (p *Policy) ProfileFor(caller Caller) (*Profile, string) {
 	if b := p.boundSocket(caller.Socket); b != nil {
-		return p.profiles[b.Profile], b.Name
+		return p.profiles[b.Profile], b.Rule
 	}
 	for i := range p.clients {
 		c := &p.clients[i]
