@@ -249,8 +249,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown top-level key",
-			yaml: "profiles: {}\nlisten: /run/x.sock\n",
-			line: 2, want: `unknown key "listen"`,
+			yaml: "profiles: {}\nsocket: /run/x.sock\n",
+			line: 2, want: `unknown key "socket"`,
 		},
 		{
 			name: "unknown key in a profile",
@@ -320,7 +320,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "client with no user or group",
 			yaml: "profiles:\n  a:\n    allow: [SystemPing]\nclients:\n  - user: traefik\n    profile: a\n  - profile: a\n",
-			line: 7, want: "clients[1]: names no user or group",
+			line: 7, want: "clients[1]: names no user, group or container",
 		},
 		{
 			name: "client without profile",
@@ -418,7 +418,7 @@ func TestParseErrors(t *testing.T) {
 func TestParseReportsEveryError(t *testing.T) {
 	table := newTable(t)
 	const src = `upstream: unix:///var/run/docker.sock
-listen: /run/x.sock
+socket: /run/x.sock
 profiles:
   a:
     allow: [SystemPing, NoSuchOp]
@@ -437,7 +437,7 @@ default: alsomissing
 	}
 	lines := strings.Split(err.Error(), "\n")
 	want := []string{
-		`multi.yaml:2: policy: unknown key "listen"`,
+		`multi.yaml:2: policy: unknown key "socket"`,
 		`multi.yaml:5: profile a: "NoSuchOp"`,
 		`multi.yaml:6: profile name "none" is reserved`,
 		`multi.yaml:9: user "ghost" does not resolve`,
