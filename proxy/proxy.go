@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
-	"github.com/docker-socket-filter/docker-socket-filter/listener"
+	peerid "github.com/docker-socket-filter/docker-socket-filter/identity"
 )
 
 // Config configures a Proxy.
@@ -33,6 +33,9 @@ type Config struct {
 	MaxIdleUpstream int
 	// MaxBody bounds a request body that is read whole to be judged.
 	MaxBody int64
+	// Identity names the containers peers run in; nil names none, and
+	// takes every peer for a host process.
+	Identity *peerid.Resolver
 }
 
 // DefaultMaxBody is the default cap on a judged request body.
@@ -45,6 +48,7 @@ type Proxy struct {
 	log       *slog.Logger
 	transport *http.Transport
 	engine    *Engine
+	identity  *peerid.Resolver
 	dialer    net.Dialer
 	policy    atomic.Pointer[filter.Policy]
 	bufs      sync.Pool
@@ -67,7 +71,7 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log}
+	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log, identity: cfg.Identity}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -145,12 +149,8 @@ func (p *Proxy) NewServer() *http.Server {
 		DisableGeneralOptionsHandler: true,
 		// Accept failures (out of descriptors) must be seen.
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if lc, ok := c.(*listener.Conn); ok {
-				return context.WithValue(ctx, peerKey{}, lc.Creds)
-			}
-			return ctx
-		},
+		BaseContext: func(l net.Listener) context.Context { return socketContext(context.Background(), l) },
+		ConnContext: p.connContext,
 		ConnState: func(_ net.Conn, s http.ConnState) {
 			switch s {
 			case http.StateNew:
@@ -165,8 +165,7 @@ func (p *Proxy) NewServer() *http.Server {
 // ServeHTTP decides the request and forwards it if allowed.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	creds, known := r.Context().Value(peerKey{}).(listener.Creds)
-	caller := filter.Caller{Known: known, Peer: filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID, Groups: creds.Groups}}
+	caller := p.caller(r.Context())
 	policy := p.policy.Load()
 	req := filter.Request{
 		Method: r.Method, EscapedPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
@@ -187,9 +186,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		p.denied.Add(1)
 		status = d.Status
-		p.deny(w, r, caller.Peer, &d)
+		p.deny(w, r, &caller, &d)
 	}
-	p.audit(r, caller.Peer, &d, status, time.Since(start), err)
+	p.audit(r, &caller, &d, status, time.Since(start), err)
 	if errors.Is(err, errUpstreamCut) {
 		// The client must not take a cut body for a whole one: abort
 		// the connection rather than end the response cleanly.
@@ -201,7 +200,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // engine's side, after the status line was sent.
 var errUpstreamCut = errors.New("engine response cut short")
 
-func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, status int, took time.Duration, err error) {
+func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, status int, took time.Duration, err error) {
 	level, decision := slog.LevelInfo, "allow"
 	if !d.Allowed() {
 		level, decision = slog.LevelWarn, "deny"
@@ -209,10 +208,11 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.Uint64("uid", uint64(peer.UID)),
-		slog.Uint64("gid", uint64(peer.GID)),
-		slog.Int64("pid", int64(peer.PID)),
+	attrs := callerAttrs(make([]slog.Attr, 0, 16), c)
+	attrs = append(attrs,
+		slog.Uint64("uid", uint64(c.UID)),
+		slog.Uint64("gid", uint64(c.GID)),
+		slog.Int64("pid", int64(c.PID)),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("operation", d.Operation()),
@@ -222,7 +222,7 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 		slog.String("reason", d.Reason),
 		slog.Int("status", status),
 		slog.Duration("duration", took),
-	}
+	)
 	if err != nil {
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
@@ -231,9 +231,13 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 
 // deny answers with the Docker-style JSON error the CLI prints as
 // "Error response from daemon: ...".
-func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, peer filter.Peer, d *filter.Decision) {
-	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for uid=%d gid=%d: %s",
-		r.Method, r.URL.Path, d.Operation(), peer.UID, peer.GID, d.Reason)
+func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, c *filter.Caller, d *filter.Decision) {
+	who := fmt.Sprintf("uid=%d gid=%d", c.UID, c.GID)
+	if c.Container != nil {
+		who += " container=" + c.Container.Name
+	}
+	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for %s: %s",
+		r.Method, r.URL.Path, d.Operation(), who, d.Reason)
 	if d.Profile == nil {
 		// A peer that may do nothing gets no connection to hold open.
 		w.Header().Set("Connection", "close")
