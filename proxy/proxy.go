@@ -148,7 +148,7 @@ func (p *Proxy) NewServer() *http.Server {
 		IdleTimeout:                  2 * time.Minute,
 		DisableGeneralOptionsHandler: true,
 		// Accept failures (out of descriptors) must be seen.
-		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		ErrorLog:    slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 		BaseContext: func(l net.Listener) context.Context { return socketContext(context.Background(), l) },
 		ConnContext: p.connContext,
 		ConnState: func(_ net.Conn, s http.ConnState) {
