@@ -186,14 +186,26 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	activated := len(passed) > 0
-	lns, err := listener.Open(passed, listener.Config{
+	lcfg := listener.Config{
 		Path: f.listen, Mode: fs.FileMode(mode), Group: group, Log: log,
 		MaxConnsPerUID: f.maxConnsPerUID,
-	})
+	}
+	lns, err := listener.Open(passed, lcfg)
 	if err != nil {
 		return err
 	}
-	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log, MaxBody: f.maxBody}, loaded.policy)
+	bound, err := openBound(loaded.policy, lns, activated, lcfg, log)
+	if err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return err
+	}
+	lns = append(lns, bound...)
+	identities, stopIdentities := context.WithCancel(context.Background())
+	defer stopIdentities()
+	p := proxy.New(proxy.Config{Upstream: upstreamPath, Log: log, MaxBody: f.maxBody,
+		Identity: newResolver(identities, upstreamPath, log)}, loaded.policy)
 	srv := p.NewServer()
 	notifier := systemd.NewNotifier(lookup)
 
