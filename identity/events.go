@@ -74,6 +74,7 @@ func (r *Resolver) watchOnce(ctx context.Context) error {
 		}
 		if ev.Type == "container" {
 			r.invalidate(ev.Actor.ID)
+			r.log.Debug("container changed: its identity is asked again", "container_id", ev.Actor.ID, "action", ev.Action)
 		}
 	}
 }
