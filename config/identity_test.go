@@ -117,3 +117,41 @@ func TestContainerAndSocketEntryErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTraefikExamples checks that the examples give a root Traefik
+// container the traefik profile, and nothing to anyone else.
+func TestTraefikExamples(t *testing.T) {
+	traefik := &filter.Container{ID: strings.Repeat("a", 64), Name: "traefik", Image: "traefik:v3.3",
+		Labels: map[string]string{"com.docker.compose.service": "traefik"}}
+	lookalike := &filter.Container{ID: strings.Repeat("b", 64), Name: "traefik-2", Image: "traefik:v3.3",
+		Labels: map[string]string{"com.docker.compose.service": "traefik"}}
+	root := filter.Peer{}
+	bound := filter.Socket{Path: "/run/docker-filtered/traefik.sock"}
+	main := filter.Socket{Name: "docker-socket-filter.socket", Path: "/run/docker-filtered.sock"}
+	tests := []struct {
+		file   string
+		caller filter.Caller
+		want   string
+	}{
+		{"policy-by-container.yaml", filter.Caller{Known: true, Peer: root, Container: traefik, Contained: true, Socket: main}, "traefik"},
+		{"policy-by-container.yaml", filter.Caller{Known: true, Peer: root, Container: lookalike, Contained: true, Socket: main}, filter.NoProfile},
+		{"policy-by-container.yaml", filter.Caller{Known: true, Peer: root, Socket: main}, filter.NoProfile},
+		{"policy-by-socket.yaml", filter.Caller{Known: true, Peer: root, Container: traefik, Contained: true, Socket: bound}, "traefik"},
+		{"policy-by-socket.yaml", filter.Caller{Known: true, Peer: root, Container: traefik, Contained: true, Socket: main}, filter.NoProfile},
+		{"policy-by-socket.yaml", filter.Caller{Known: true, Peer: root, Socket: main}, filter.NoProfile},
+	}
+	for _, tt := range tests {
+		f, err := Load("../examples/traefik/"+tt.file, newTable(t), testResolver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, rule := f.Policy.ProfileFor(tt.caller)
+		got := filter.NoProfile
+		if prof != nil {
+			got = prof.Name
+		}
+		if got != tt.want {
+			t.Errorf("%s: %+v gets %s by %s, want %s", tt.file, tt.caller, got, rule, tt.want)
+		}
+	}
+}
