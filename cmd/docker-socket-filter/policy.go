@@ -123,7 +123,7 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		fs.PrintDefaults()
 	}
 	path := policyFlag(fs)
-	uid := fs.String("uid", "", "the peer's uid (required unless --container; with it, default 0)")
+	uid := fs.String("uid", "", "the peer's uid (required unless --container or --socket; with them, default 0)")
 	containerRef := fs.String("container", "", "the peer runs in this running container, looked up on the engine by `name or id`")
 	socket := fs.String("socket", "", "the connection came in on this socket: its systemd `name` (FileDescriptorName) or path")
 	gid := fs.String("gid", "", "the peer's primary gid (default: the uid)")
@@ -135,7 +135,7 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if *uid == "" && *containerRef != "" {
+	if *uid == "" && (*containerRef != "" || *socket != "") {
 		*uid = "0"
 	}
 	if fs.NArg() != 2 || *uid == "" {
