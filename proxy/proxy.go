@@ -208,8 +208,7 @@ func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, sta
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := callerAttrs(make([]slog.Attr, 0, 16), c)
-	attrs = append(attrs,
+	attrs := []slog.Attr{
 		slog.Uint64("uid", uint64(c.UID)),
 		slog.Uint64("gid", uint64(c.GID)),
 		slog.Int64("pid", int64(c.PID)),
@@ -222,7 +221,8 @@ func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, sta
 		slog.String("reason", d.Reason),
 		slog.Int("status", status),
 		slog.Duration("duration", took),
-	)
+	}
+	attrs = callerAttrs(attrs, c)
 	if err != nil {
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
