@@ -161,7 +161,8 @@ func (p *parser) document(doc *yaml.Node) *File {
 	var clients []clientAt
 	fallback := filter.NoProfile
 	var fallbackNode *yaml.Node
-	for _, kv := range p.mapping(doc.Content[0], "policy", "upstream", "profiles", "clients", "default") {
+	var listen []listenAt
+	for _, kv := range p.mapping(doc.Content[0], "policy", "upstream", "profiles", "clients", "listen", "default") {
 		switch k, v := kv[0], kv[1]; k.Value {
 		case "upstream":
 			f.Upstream, _ = p.scalar(v, "upstream")
@@ -169,6 +170,8 @@ func (p *parser) document(doc *yaml.Node) *File {
 			profiles = p.profiles(v)
 		case "clients":
 			clients = p.clients(v)
+		case "listen":
+			listen = p.listen(v)
 		case "default":
 			if s, ok := p.scalar(v, "default"); ok {
 				fallback, fallbackNode = s, v
@@ -185,12 +188,20 @@ func (p *parser) document(doc *yaml.Node) *File {
 	if fallbackNode != nil {
 		profiles = p.usePreset(fallbackNode, "default", fallback, profiles, defined)
 	}
+	for _, l := range listen {
+		profiles = p.usePreset(l.node, l.binding.Rule, l.binding.Profile, profiles, defined)
+	}
 	var list []filter.Client
 	for _, c := range clients {
 		if !defined[c.client.Profile] {
 			p.errorf(c.node, "%s: profile %q is not defined", c.client.Name, c.client.Profile)
 		}
 		list = append(list, c.client)
+	}
+	for _, l := range listen {
+		if !defined[l.binding.Profile] {
+			p.errorf(l.node, "%s: profile %q is not defined", l.binding.Rule, l.binding.Profile)
+		}
 	}
 	if fallbackNode != nil && !defined[fallback] {
 		p.errorf(fallbackNode, "default: profile %q is not defined", fallback)
@@ -203,7 +214,10 @@ func (p *parser) document(doc *yaml.Node) *File {
 		p.errs = append(p.errs, fmt.Errorf("%s: %w", p.name, err))
 		return nil
 	}
-	f.Policy = policy
+	if f.Policy, err = policy.WithSockets(bindings(listen)); err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: %w", p.name, err))
+		return nil
+	}
 	return f
 }
 
@@ -300,8 +314,19 @@ func (p *parser) clients(n *yaml.Node) []clientAt {
 	for i, e := range n.Content {
 		c := clientAt{client: filter.Client{Name: fmt.Sprintf("clients[%d]", i)}, node: e}
 		var matchers []string
-		for _, kv := range p.mapping(e, c.client.Name, "user", "group", "profile") {
+		for _, kv := range p.mapping(e, c.client.Name, "user", "group", "container", "in_container", "profile") {
 			k, v := kv[0], kv[1]
+			switch k.Value {
+			case "container":
+				if m := p.containerMatch(v, c.client.Name+".container"); m != nil {
+					c.client.Container = m
+					matchers = append(matchers, m.String())
+				}
+				continue
+			case "in_container":
+				c.client.InContainer = p.boolean(v, c.client.Name+".in_container")
+				continue
+			}
 			s, ok := p.scalar(v, c.client.Name+"."+k.Value)
 			if !ok {
 				continue
@@ -325,9 +350,16 @@ func (p *parser) clients(n *yaml.Node) []clientAt {
 			p.errorf(e, "%s: profile is required", c.client.Name)
 			continue
 		}
-		if len(matchers) == 0 && e.Kind == yaml.MappingNode && !p.hasKey(e, "user", "group") {
-			p.errorf(e, "%s: names no user or group; use default for every other peer", c.client.Name)
+		if len(matchers) == 0 && e.Kind == yaml.MappingNode && !p.hasKey(e, "user", "group", "container") {
+			p.errorf(e, "%s: names no user, group or container; use default for every other peer", c.client.Name)
 			continue
+		}
+		if c.client.InContainer {
+			if c.client.Container != nil || !p.hasKey(e, "user", "group") {
+				p.errorf(e, "%s: in_container widens a user or group entry; a container entry names containers already", c.client.Name)
+				continue
+			}
+			matchers = append(matchers, "in containers too")
 		}
 		c.client.Name = fmt.Sprintf("%s (%s)", c.client.Name, strings.Join(matchers, ", "))
 		out = append(out, c)

@@ -98,7 +98,7 @@ func TestParseExample(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prof, rule := f.Policy.ProfileFor(tt.peer)
+			prof, rule := f.Policy.ProfileFor(filter.Caller{Peer: tt.peer, Known: true})
 			got := ""
 			if prof != nil {
 				got = prof.Name
@@ -236,7 +236,7 @@ func TestParseVariants(t *testing.T) {
 			if f.Upstream != tt.upstream {
 				t.Errorf("Upstream = %q, want %q", f.Upstream, tt.upstream)
 			}
-			prof, _ := f.Policy.ProfileFor(tt.peer)
+			prof, _ := f.Policy.ProfileFor(filter.Caller{Peer: tt.peer, Known: true})
 			got := ""
 			if prof != nil {
 				got = prof.Name
@@ -259,8 +259,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown top-level key",
-			yaml: "profiles: {}\nlisten: /run/x.sock\n",
-			line: 2, want: `unknown key "listen"`,
+			yaml: "profiles: {}\nsocket: /run/x.sock\n",
+			line: 2, want: `unknown key "socket"`,
 		},
 		{
 			name: "unknown key in a profile",
@@ -330,7 +330,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "client with no user or group",
 			yaml: "profiles:\n  a:\n    allow: [SystemPing]\nclients:\n  - user: traefik\n    profile: a\n  - profile: a\n",
-			line: 7, want: "clients[1]: names no user or group",
+			line: 7, want: "clients[1]: names no user, group or container",
 		},
 		{
 			name: "client without profile",
@@ -428,7 +428,7 @@ func TestParseErrors(t *testing.T) {
 func TestParseReportsEveryError(t *testing.T) {
 	table := newTable(t)
 	const src = `upstream: unix:///var/run/docker.sock
-listen: /run/x.sock
+socket: /run/x.sock
 profiles:
   a:
     allow: [SystemPing, NoSuchOp]
@@ -447,7 +447,7 @@ default: alsomissing
 	}
 	lines := strings.Split(err.Error(), "\n")
 	want := []string{
-		`multi.yaml:2: policy: unknown key "listen"`,
+		`multi.yaml:2: policy: unknown key "socket"`,
 		`multi.yaml:5: profile a: "NoSuchOp"`,
 		`multi.yaml:6: profile name "none" is reserved`,
 		`multi.yaml:9: user "ghost" does not resolve`,
@@ -486,7 +486,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if prof, _ := f.Policy.ProfileFor(filter.Peer{UID: 1500}); prof == nil || prof.Name != "traefik" {
+	if prof, _ := f.Policy.ProfileFor(filter.Caller{Peer: filter.Peer{UID: 1500}, Known: true}); prof == nil || prof.Name != "traefik" {
 		t.Errorf("ProfileFor(uid 1500) = %v, want traefik", prof)
 	}
 

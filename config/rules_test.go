@@ -26,7 +26,7 @@ func TestCIRunnerExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	member := filter.Peer{UID: 1200, GID: 1200, Groups: []uint32{3000}}
-	prof, rule := f.Policy.ProfileFor(member)
+	prof, rule := f.Policy.ProfileFor(filter.Caller{Peer: member, Known: true})
 	if prof == nil || prof.Name != "ci-runner" || !strings.Contains(rule, "group ci") {
 		t.Fatalf("ci member gets %v via %s", prof, rule)
 	}
@@ -45,7 +45,7 @@ func TestCIRunnerExample(t *testing.T) {
 		prof.Create.Privileged || prof.Create.HostNamespaces || prof.Create.NoNamedVolumes {
 		t.Errorf("create rules %+v", prof.Create)
 	}
-	if other, _ := f.Policy.ProfileFor(filter.Peer{UID: 1200, GID: 1200}); other != nil {
+	if other, _ := f.Policy.ProfileFor(filter.Caller{Peer: filter.Peer{UID: 1200, GID: 1200}, Known: true}); other != nil {
 		t.Errorf("a non-member gets profile %s", other.Name)
 	}
 }

@@ -153,7 +153,7 @@ func (p *Policy) Decide(c Caller, r *Request) Decision {
 	if !c.Known {
 		return d.deny(StepCaller, http.StatusForbidden, "peer credentials unknown")
 	}
-	d.Profile, d.Rule = p.ProfileFor(c.Peer)
+	d.Profile, d.Rule = p.ProfileFor(c)
 	target, err := ParsePath(r.EscapedPath)
 	if err != nil {
 		return d.deny(StepPath, http.StatusBadRequest, err.Error())

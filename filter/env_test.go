@@ -178,12 +178,12 @@ func TestEnvPolicy(t *testing.T) {
 			}
 			// One profile, for every peer.
 			for _, peer := range []Peer{{}, {UID: 1000, GID: 1000, Groups: []uint32{999}}} {
-				prof, rule := p.ProfileFor(peer)
+				prof, rule := p.ProfileFor(Caller{Peer: peer, Known: true})
 				if prof == nil || prof.Name != EnvProfileName || rule != "default" {
 					t.Fatalf("ProfileFor(%+v) = %v, %q; want profile %s by default", peer, prof, rule, EnvProfileName)
 				}
 			}
-			prof, _ := p.ProfileFor(Peer{})
+			prof, _ := p.ProfileFor(Caller{Known: true})
 			for _, op := range tt.allow {
 				if table.Operation(op) == nil {
 					t.Fatalf("test names unknown operation %s", op)

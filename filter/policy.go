@@ -26,14 +26,27 @@ func (p Peer) InGroup(gid uint32) bool {
 type Caller struct {
 	Peer
 	Known bool
+	// Container is the container the peer runs in, verified against the
+	// engine; nil for a host process and for a peer whose container could
+	// not be verified.
+	Container *Container
+	// Contained is true unless the peer is known to be a host process:
+	// it runs in a container, or what it is could not be found out.
+	Contained bool
+	// Socket is the listening socket the connection came in on.
+	Socket Socket
 }
 
 // Client picks a profile for the peers it matches. Every condition that is
 // set must hold.
 type Client struct {
-	UID     *uint32 // the peer's uid
-	GID     *uint32 // the peer's primary or a supplementary group
-	Profile string  // profile name, or NoProfile
+	UID       *uint32         // the peer's uid
+	GID       *uint32         // the peer's primary or a supplementary group
+	Container *ContainerMatch // the peer's verified container
+	// InContainer lets a user or group entry without a container matcher
+	// match peers in containers too, whose root may take any uid.
+	InContainer bool
+	Profile     string // profile name, or NoProfile
 	// Name describes the entry for logs and messages, e.g. "clients[0]".
 	Name string
 }
@@ -41,7 +54,11 @@ type Client struct {
 // NoProfile is the profile name that denies everything.
 const NoProfile = "none"
 
-func (c *Client) matches(p Peer) bool {
+func (c *Client) matches(caller *Caller) bool {
+	if !c.matchesWhere(caller) {
+		return false
+	}
+	p := caller.Peer
 	if c.UID != nil && *c.UID != p.UID {
 		return false
 	}
@@ -57,6 +74,7 @@ type Policy struct {
 	table    *RouteTable
 	profiles map[string]*Profile
 	clients  []Client
+	sockets  []SocketBinding
 	// fallback is the profile for peers no client entry matches, or
 	// NoProfile.
 	fallback string
@@ -109,19 +127,23 @@ func (p *Policy) Clients() []Client { return slices.Clone(p.clients) }
 // Default returns the name of the profile for peers no entry matches.
 func (p *Policy) Default() string { return p.fallback }
 
-// Lists reports whether a client entry names the peer with a profile: one
-// of the admin's own callers, for which limits keep a reserve.
-func (p *Policy) Lists(peer Peer) bool {
-	prof, rule := p.ProfileFor(peer)
+// Lists reports whether a client entry or a bound socket names the caller
+// with a profile: one of the admin's own, for which limits keep a reserve.
+func (p *Policy) Lists(caller Caller) bool {
+	prof, rule := p.ProfileFor(caller)
 	return prof != nil && rule != "default"
 }
 
-// ProfileFor returns the profile for a peer (nil for NoProfile) and the
-// rule that chose it: the first matching client entry, else the default.
-func (p *Policy) ProfileFor(peer Peer) (*Profile, string) {
+// ProfileFor returns the profile for a caller (nil for NoProfile) and the
+// rule that chose it: the socket's binding, else the first matching client
+// entry, else the default.
+func (p *Policy) ProfileFor(caller Caller) (*Profile, string) {
+	if b := p.boundSocket(caller.Socket); b != nil {
+		return p.profiles[b.Profile], b.Rule
+	}
 	for i := range p.clients {
 		c := &p.clients[i]
-		if c.matches(peer) {
+		if c.matches(&caller) {
 			return p.profiles[c.Profile], c.Name
 		}
 	}

@@ -204,7 +204,7 @@ func TestExamplesCheck(t *testing.T) {
 	ensureGroup(t, "ci")
 	var policies []string
 	filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".yaml") && filepath.Base(path) != "compose.yaml" {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".yaml") && !strings.HasPrefix(filepath.Base(path), "compose") {
 			policies = append(policies, path)
 		}
 		return err

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// admission counts the connections all of a daemon's sockets hold, per uid
-// and in all, and refuses those over the bounds.
-type admission struct {
+// Admission counts the connections all of a daemon's sockets hold, per
+// uid and in all, and refuses those over the bounds.
+type Admission struct {
 	maxUID, max, reserve int
-	reserved             func(Creds) bool
+	reserved             func(Arrival) bool
 
 	mu     sync.Mutex
 	total  int
@@ -41,8 +41,10 @@ const refusalLogEvery = 10 * time.Second
 // maxAnswering bounds the refusals answered at once.
 const maxAnswering = 32
 
-func newAdmission(cfg Config) *admission {
-	return &admission{
+// NewAdmission makes the bounds of cfg, to share between the listeners of
+// several Open calls (Config.Admission).
+func NewAdmission(cfg Config) *Admission {
+	return &Admission{
 		maxUID: cfg.MaxConnsPerUID, max: cfg.MaxConns, reserve: cfg.Reserve, reserved: cfg.Reserved,
 		perUID: make(map[uint32]int), refusals: make(map[uint32]*refusalCount),
 		answering: make(chan struct{}, maxAnswering),
@@ -55,25 +57,41 @@ type refusal struct {
 	why    string
 }
 
-// admit counts a connection, or says why it is refused.
-func (a *admission) admit(c Creds) *refusal {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.maxUID > 0 && a.perUID[c.UID] >= a.maxUID {
-		return &refusal{http.StatusTooManyRequests, fmt.Sprintf("too many open connections for uid %d (at most %d per uid)", c.UID, a.maxUID)}
+// admit counts a connection, or says why it is refused. Whether the peer
+// may use the reserve is asked only once the rest is taken, and without
+// the lock: finding it out may take a look at the peer's process and the
+// engine.
+func (a *Admission) admit(arr Arrival) *refusal {
+	uid := arr.Creds.UID
+	limit := a.max - a.reserve
+	full := func() *refusal {
+		return &refusal{http.StatusServiceUnavailable, fmt.Sprintf("the filter holds all the %d connections it serves to such callers; try again later", limit)}
 	}
-	if a.max > 0 {
-		limit := a.max - a.reserve
-		if a.total >= limit && (a.total >= a.max || a.reserved == nil || !a.reserved(c)) {
-			return &refusal{http.StatusServiceUnavailable, fmt.Sprintf("the filter holds all the %d connections it serves to such callers; try again later", limit)}
+	reserved := false
+	for {
+		a.mu.Lock()
+		switch {
+		case a.maxUID > 0 && a.perUID[uid] >= a.maxUID:
+			a.mu.Unlock()
+			return &refusal{http.StatusTooManyRequests, fmt.Sprintf("too many open connections for uid %d (at most %d per uid)", uid, a.maxUID)}
+		case a.max <= 0 || a.total < limit || (reserved && a.total < a.max):
+			a.total++
+			a.perUID[uid]++
+			a.mu.Unlock()
+			return nil
+		case reserved || a.total >= a.max || a.reserved == nil:
+			a.mu.Unlock()
+			return full()
 		}
+		a.mu.Unlock()
+		if !a.reserved(arr) {
+			return full()
+		}
+		reserved = true
 	}
-	a.total++
-	a.perUID[c.UID]++
-	return nil
 }
 
-func (a *admission) release(uid uint32) {
+func (a *Admission) release(uid uint32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.total--
@@ -84,7 +102,7 @@ func (a *admission) release(uid uint32) {
 
 // refused notes a refused connection and tells how many to report now (0
 // while the uid was reported recently).
-func (a *admission) refused(uid uint32, now time.Time) int {
+func (a *Admission) refused(uid uint32, now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rc := a.refusals[uid]
@@ -108,7 +126,7 @@ const refusalLinger = 2 * time.Second
 // answer writes the refusal as an HTTP answer, lets the client finish
 // sending its request (closing at once could reset the connection before
 // the client reads the answer), and closes the connection.
-func (a *admission) answer(c *net.UnixConn, r *refusal) {
+func (a *Admission) answer(c *net.UnixConn, r *refusal) {
 	select {
 	case a.answering <- struct{}{}:
 	default:

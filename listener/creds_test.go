@@ -68,7 +68,7 @@ func TestAdmissionBounds(t *testing.T) {
 	}{
 		{"per uid", Config{MaxConnsPerUID: 2}, 429, "at most 2 per uid"},
 		{"global", Config{MaxConns: 2}, 503, "all the 2 connections"},
-		{"reserve", Config{MaxConns: 3, Reserve: 1, Reserved: func(Creds) bool { return reservedPeer.Load() }}, 503, "all the 2 connections"},
+		{"reserve", Config{MaxConns: 3, Reserve: 1, Reserved: func(Arrival) bool { return reservedPeer.Load() }}, 503, "all the 2 connections"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -137,7 +137,7 @@ func TestAdmissionBounds(t *testing.T) {
 // TestRefusalsAreLoggedSparingly: a flood of refused connections gives one
 // warning per uid per interval, carrying the count.
 func TestRefusalsAreLoggedSparingly(t *testing.T) {
-	l := newAdmission(Config{MaxConnsPerUID: 1})
+	l := NewAdmission(Config{MaxConnsPerUID: 1})
 	start := time.Unix(1000, 0)
 	if n := l.refused(7, start); n != 1 {
 		t.Errorf("first refusal reports %d, want 1", n)

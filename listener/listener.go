@@ -41,9 +41,23 @@ type Config struct {
 	MaxConns int
 	// Reserve is the part of MaxConns that only peers Reserved admits
 	// may use: the admin's own callers are served when others have
-	// taken the rest.
+	// taken the rest. It is asked only once the rest is taken.
 	Reserve  int
-	Reserved func(Creds) bool
+	Reserved func(Arrival) bool
+
+	// Admission, when set, is shared with the listeners of other Open
+	// calls, so that the bounds count their connections together; nil
+	// makes one for this call.
+	Admission *Admission
+}
+
+// Arrival is a connection being admitted: its peer, and the socket it
+// came in on.
+type Arrival struct {
+	Conn  *net.UnixConn
+	Creds Creds
+	// Name and Path are the socket's (Listener.Name, its address).
+	Name, Path string
 }
 
 // Open serves the listening sockets in files, in order, as handed over by
@@ -52,14 +66,14 @@ type Config struct {
 // it succeeds or not: the listeners hold descriptors of their own.
 func Open(files []*os.File, cfg Config) ([]*Listener, error) {
 	if len(files) == 0 {
-		l, err := create(cfg, newAdmission(cfg))
+		l, err := create(cfg, cfg.admission())
 		if err != nil {
 			return nil, err
 		}
 		return []*Listener{l}, nil
 	}
 	var ls []*Listener
-	adm := newAdmission(cfg)
+	adm := cfg.admission()
 	for i, f := range files {
 		l, err := fromFile(f, cfg, adm)
 		if err != nil {
@@ -76,7 +90,14 @@ func Open(files []*os.File, cfg Config) ([]*Listener, error) {
 	return ls, nil
 }
 
-func fromFile(f *os.File, cfg Config, adm *admission) (*Listener, error) {
+func (cfg Config) admission() *Admission {
+	if cfg.Admission != nil {
+		return cfg.Admission
+	}
+	return NewAdmission(cfg)
+}
+
+func fromFile(f *os.File, cfg Config, adm *Admission) (*Listener, error) {
 	defer f.Close()
 	nl, err := net.FileListener(f)
 	if err != nil {
@@ -98,7 +119,7 @@ func fromFile(f *os.File, cfg Config, adm *admission) (*Listener, error) {
 // create makes the socket at cfg.Path. It refuses a path another server
 // answers on and any path that is not a socket; a stale socket file, left by
 // a daemon that died, is replaced.
-func create(cfg Config, adm *admission) (*Listener, error) {
+func create(cfg Config, adm *Admission) (*Listener, error) {
 	gid := -1
 	if cfg.Group != nil {
 		gid = int(*cfg.Group)
@@ -181,10 +202,10 @@ type Listener struct {
 	ul   *net.UnixListener
 	name string
 	log  *slog.Logger
-	adm  *admission
+	adm  *Admission
 }
 
-func newListener(ul *net.UnixListener, cfg Config, adm *admission) *Listener {
+func newListener(ul *net.UnixListener, cfg Config, adm *Admission) *Listener {
 	return &Listener{ul: ul, log: cfg.Log, adm: adm}
 }
 
@@ -206,7 +227,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		if refusal := l.adm.admit(creds); refusal != nil {
+		if refusal := l.adm.admit(Arrival{Conn: c, Creds: creds, Name: l.name, Path: l.ul.Addr().String()}); refusal != nil {
 			l.adm.answer(c, refusal)
 			if n := l.adm.refused(creds.UID, time.Now()); n > 0 && l.log != nil {
 				l.log.Warn("connections refused: "+refusal.why, "uid", creds.UID, "pid", creds.PID, "refused", n)

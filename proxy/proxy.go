@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
-	"github.com/docker-socket-filter/docker-socket-filter/listener"
+	peerid "github.com/docker-socket-filter/docker-socket-filter/identity"
 )
 
 // Config configures a Proxy.
@@ -43,6 +43,9 @@ type Config struct {
 	// EngineTimeout bounds the wait for the engine's answer head to a
 	// request that is not a stream, and for each lookup.
 	EngineTimeout time.Duration
+	// Identity names the containers peers run in; nil names none, and
+	// takes every peer for a host process.
+	Identity *peerid.Resolver
 }
 
 // DefaultMaxBody is the default cap on a judged request body.
@@ -55,6 +58,7 @@ type Proxy struct {
 	log       *slog.Logger
 	transport *http.Transport
 	engine    *Engine
+	identity  *peerid.Resolver
 	dialer    net.Dialer
 	policy    atomic.Pointer[filter.Policy]
 	bufs      sync.Pool
@@ -100,7 +104,7 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 		cfg.EngineTimeout = DefaultEngineTimeout
 	}
 	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log,
-		bodyTimeout: cfg.BodyTimeout, engineTimeout: cfg.EngineTimeout}
+		bodyTimeout: cfg.BodyTimeout, engineTimeout: cfg.EngineTimeout, identity: cfg.Identity}
 	p.budget.max = cfg.MaxBodyMemory
 	p.reads.rcs = make(map[*http.ResponseController]struct{})
 	p.fresh.conns = make(map[net.Conn]struct{})
@@ -204,13 +208,9 @@ func (p *Proxy) NewServer() *http.Server {
 		IdleTimeout:                  2 * time.Minute,
 		DisableGeneralOptionsHandler: true,
 		// Accept failures (out of descriptors) must be seen.
-		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if lc, ok := c.(*listener.Conn); ok {
-				return context.WithValue(ctx, peerKey{}, lc.Creds)
-			}
-			return ctx
-		},
+		ErrorLog:    slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		BaseContext: func(l net.Listener) context.Context { return socketContext(context.Background(), l) },
+		ConnContext: p.connContext,
 		ConnState: func(c net.Conn, s http.ConnState) {
 			p.fresh.track(c, s)
 			switch s {
@@ -228,8 +228,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
 	start := time.Now()
-	creds, known := r.Context().Value(peerKey{}).(listener.Creds)
-	caller := filter.Caller{Known: known, Peer: filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID, Groups: creds.Groups}}
+	caller := p.caller(r.Context())
 	policy := p.policy.Load()
 	req := filter.Request{
 		Method: r.Method, EscapedPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
@@ -265,9 +264,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		p.denied.Add(1)
 		status = d.Status
-		p.deny(w, r, caller.Peer, &d)
+		p.deny(w, r, &caller, &d)
 	}
-	p.audit(r, caller.Peer, &d, status, time.Since(start), err)
+	p.audit(r, &caller, &d, status, time.Since(start), err)
 	if errors.Is(err, errUpstreamCut) {
 		// The client must not take a cut body for a whole one: abort
 		// the connection rather than end the response cleanly.
@@ -279,7 +278,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // engine's side, after the status line was sent.
 var errUpstreamCut = errors.New("engine response cut short")
 
-func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, status int, took time.Duration, err error) {
+func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, status int, took time.Duration, err error) {
 	level, decision := slog.LevelInfo, "allow"
 	if !d.Allowed() {
 		level, decision = slog.LevelWarn, "deny"
@@ -287,7 +286,7 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := append(p.auditAttrs(r, peer, d, decision),
+	attrs := append(p.auditAttrs(r, c, d, decision),
 		slog.Int("status", status),
 		slog.Duration("duration", took))
 	if err != nil {
@@ -308,16 +307,15 @@ func (p *Proxy) auditForward(r *http.Request, d *filter.Decision) {
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	creds, _ := r.Context().Value(peerKey{}).(listener.Creds)
-	peer := filter.Peer{UID: creds.UID, GID: creds.GID, PID: creds.PID}
-	p.log.LogAttrs(context.Background(), level, "forward", p.auditAttrs(r, peer, d, "allow")...)
+	c := p.caller(r.Context())
+	p.log.LogAttrs(context.Background(), level, "forward", p.auditAttrs(r, &c, d, "allow")...)
 }
 
-func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision, decision string) []slog.Attr {
-	return []slog.Attr{
-		slog.Uint64("uid", uint64(peer.UID)),
-		slog.Uint64("gid", uint64(peer.GID)),
-		slog.Int64("pid", int64(peer.PID)),
+func (p *Proxy) auditAttrs(r *http.Request, c *filter.Caller, d *filter.Decision, decision string) []slog.Attr {
+	attrs := []slog.Attr{
+		slog.Uint64("uid", uint64(c.UID)),
+		slog.Uint64("gid", uint64(c.GID)),
+		slog.Int64("pid", int64(c.PID)),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("operation", d.Operation()),
@@ -326,13 +324,18 @@ func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision
 		slog.String("step", string(d.Step)),
 		slog.String("reason", d.Reason),
 	}
+	return callerAttrs(attrs, c)
 }
 
 // deny answers with the Docker-style JSON error the CLI prints as
 // "Error response from daemon: ...".
-func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, peer filter.Peer, d *filter.Decision) {
-	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for uid=%d gid=%d: %s",
-		r.Method, r.URL.Path, d.Operation(), peer.UID, peer.GID, d.Reason)
+func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, c *filter.Caller, d *filter.Decision) {
+	who := fmt.Sprintf("uid=%d gid=%d", c.UID, c.GID)
+	if c.Container != nil {
+		who += " container=" + c.Container.Name
+	}
+	msg := fmt.Sprintf("docker-socket-filter: %s %s (%s) denied for %s: %s",
+		r.Method, r.URL.Path, d.Operation(), who, d.Reason)
 	if r.ContentLength != 0 {
 		// A refused body is not read: the connection cannot carry the
 		// next request, and waiting for the rest of a stalled body

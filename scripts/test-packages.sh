@@ -120,6 +120,16 @@ check "security settings in force (systemctl show)" sh_in "
 check "peer credentials read and engine reached under the hardening" sh_in "
 	uid=\$(id -u member)
 	journalctl -u $unit -o cat | grep 'operation=SystemVersion' | grep -q \"uid=\$uid .*status=200\""
+check "peers' /proc read under the hardening: a root host process is named a host process" sh_in "
+	journalctl -u $unit -o cat | grep 'operation=SystemVersion' | grep ' uid=0 ' > rec
+	cat rec
+	[ -s rec ] && ! grep -q contained=true rec"
+check "the unit reads another user's /proc/<pid>/cgroup and status, not its ns links" sh_in "
+	sleep 60 & pid=\$!
+	systemd-run --wait --pipe -q -p User=docker-socket-filter -p ProtectProc=\$(systemctl show -p ProtectProc --value $unit) \
+		-p ProcSubset=pid -p CapabilityBoundingSet= -p NoNewPrivileges=yes \
+		sh -c \"cat /proc/\$pid/cgroup >/dev/null && grep -q NSpid /proc/\$pid/status && ! readlink /proc/\$pid/ns/pid\"
+	kill \$pid"
 score=$(inside systemd-analyze security "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 check "systemd-analyze security exposure $score <= 2.0" awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'
 check "systemd-analyze verify: no warning naming the units" sh_in "

@@ -66,7 +66,7 @@ colour: blue
 			bad + `:4: profile p: "NoSuchThing" is neither an operation id nor a group`,
 			bad + `:4: profile p: group "networks:exec": access must be read or write`,
 			bad + `:7: clients[0] (user 1): profile "missing" is not defined`,
-			bad + `:8: clients[1]: names no user or group`,
+			bad + `:8: clients[1]: names no user, group or container`,
 			bad + `:9: default: profile "alsomissing" is not defined`,
 			bad + `:10: policy: unknown key "colour"`,
 		}},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker-socket-filter/docker-socket-filter/config"
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/identity"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
 
@@ -118,11 +119,13 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: docker-socket-filter explain [--policy FILE] --uid N [--gid N] [--groups N,M] [--body FILE [--content-type TYPE]] METHOD PATH[?QUERY]")
+		fmt.Fprintln(stderr, "usage: docker-socket-filter explain [--policy FILE] [--uid N] [--gid N] [--groups N,M] [--container NAME|ID] [--socket NAME|PATH] [--body FILE [--content-type TYPE]] METHOD PATH[?QUERY]")
 		fs.PrintDefaults()
 	}
 	path := policyFlag(fs)
-	uid := fs.String("uid", "", "the peer's uid (required)")
+	uid := fs.String("uid", "", "the peer's uid (required unless --container or --socket; with them, default 0)")
+	containerRef := fs.String("container", "", "the peer runs in this running container, looked up on the engine by `name or id`")
+	socket := fs.String("socket", "", "the connection came in on this socket: its systemd `name` (FileDescriptorName) or path")
 	gid := fs.String("gid", "", "the peer's primary gid (default: the uid)")
 	groups := fs.String("groups", "", "the peer's supplementary gids, comma-separated")
 	bodyFile := fs.String("body", "", "the request body, from `file` (- for standard input)")
@@ -131,6 +134,9 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	maxBody := fs.Int64("max-body", proxy.DefaultMaxBody, "largest body judged, as serve's --max-body")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
+	}
+	if *uid == "" && (*containerRef != "" || *socket != "") {
+		*uid = "0"
 	}
 	if fs.NArg() != 2 || *uid == "" {
 		fs.Usage()
@@ -170,8 +176,18 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		req.ContentLength = int64(len(body))
 		req.ContentTypes = []string{*contentType}
 	}
+	caller := filter.Caller{Peer: peer, Known: true, Socket: filter.Socket{Name: *socket, Path: *socket}}
+	if *containerRef != "" {
+		r := identity.New(proxy.UnixTransport(enginePath, 1), "/proc", nil)
+		c, err := r.Lookup(context.Background(), *containerRef)
+		if err != nil {
+			fmt.Fprintf(stderr, "docker-socket-filter: --container: %v\n", err)
+			return exitUsage
+		}
+		caller.Container, caller.Contained = c, true
+	}
 	engine := proxy.NewEngine(proxy.UnixTransport(enginePath, 1), enginePath, proxy.DefaultEngineTimeout)
-	d := engine.Settle(context.Background(), lp.policy, filter.Caller{Peer: peer, Known: true}, &req, func(*filter.Decision) ([]byte, error) {
+	d := engine.Settle(context.Background(), lp.policy, caller, &req, func(*filter.Decision) ([]byte, error) {
 		if int64(len(body)) > *maxBody {
 			return body[:*maxBody+1], nil
 		}
@@ -179,6 +195,12 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	})
 	fmt.Fprintf(stdout, "policy:    %s\n", lp.source)
 	fmt.Fprintf(stdout, "peer:      uid=%d gid=%d groups=%v\n", peer.UID, peer.GID, peer.Groups)
+	if c := caller.Container; c != nil {
+		fmt.Fprintf(stdout, "container: %s (%s), image %s, labels %v\n", c.Name, c.ID, c.Image, c.Labels)
+	}
+	if *socket != "" {
+		fmt.Fprintf(stdout, "socket:    %s\n", *socket)
+	}
 	fmt.Fprintf(stdout, "client:    %s\n", d.Rule)
 	fmt.Fprintf(stdout, "profile:   %s\n", d.ProfileName())
 	fmt.Fprintf(stdout, "operation: %s\n", d.Operation())

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/config"
-	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 	"github.com/docker-socket-filter/docker-socket-filter/systemd"
@@ -200,21 +199,36 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	activated := len(passed) > 0
-	p := proxy.New(proxy.Config{
-		Upstream: upstreamPath, Log: log, MaxBody: f.maxBody, MaxBodyMemory: f.maxBodyMemory,
-		BodyTimeout: f.bodyTimeout, EngineTimeout: f.engineTimeout,
-	}, loaded.policy)
-	lns, err := listener.Open(passed, listener.Config{
+	identities, stopIdentities := context.WithCancel(context.Background())
+	defer stopIdentities()
+	resolver := newResolver(identities, upstreamPath, log)
+	// The reserve follows the policy in force, and is asked for only once
+	// the rest is taken: then the caller's container is found out too.
+	var p *proxy.Proxy
+	lcfg := listener.Config{
 		Path: f.listen, Mode: fs.FileMode(mode), Group: group, Log: log,
 		MaxConnsPerUID: f.maxConnsPerUID, MaxConns: f.maxConns, Reserve: f.reserveConns,
-		// The reserve follows the policy in force.
-		Reserved: func(c listener.Creds) bool {
-			return p.Policy().Lists(filter.Peer{UID: c.UID, GID: c.GID, PID: c.PID, Groups: c.Groups})
+		Reserved: func(a listener.Arrival) bool {
+			return p.Policy().Lists(arrivalCaller(identities, resolver, a))
 		},
-	})
+	}
+	lcfg.Admission = listener.NewAdmission(lcfg)
+	lns, err := listener.Open(passed, lcfg)
 	if err != nil {
 		return err
 	}
+	bound, err := openBound(loaded.policy, lns, activated, lcfg, log)
+	if err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return err
+	}
+	lns = append(lns, bound...)
+	p = proxy.New(proxy.Config{
+		Upstream: upstreamPath, Log: log, MaxBody: f.maxBody, MaxBodyMemory: f.maxBodyMemory,
+		BodyTimeout: f.bodyTimeout, EngineTimeout: f.engineTimeout, Identity: resolver,
+	}, loaded.policy)
 	srv := p.NewServer()
 	notifier := systemd.NewNotifier(lookup)
 

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/identity"
+	"github.com/docker-socket-filter/docker-socket-filter/listener"
+	"github.com/docker-socket-filter/docker-socket-filter/proxy"
+)
+
+// newResolver names the containers peers run in, asking the engine over
+// connections of its own so that the event stream it holds takes none of
+// the proxy's.
+func newResolver(ctx context.Context, upstream string, log *slog.Logger) *identity.Resolver {
+	r := identity.New(proxy.UnixTransport(upstream, 4), "/proc", log)
+	go r.Watch(ctx)
+	return r
+}
+
+// openBound creates the sockets the policy pins to a profile by path,
+// when systemd handed over none: with socket activation the .socket unit
+// makes them, and a binding that names none of them is said.
+func openBound(policy *filter.Policy, lns []*listener.Listener, activated bool, cfg listener.Config, log *slog.Logger) ([]*listener.Listener, error) {
+	var out []*listener.Listener
+	for _, b := range policy.Sockets() {
+		if hasSocket(lns, b) || hasSocket(out, b) {
+			continue
+		}
+		if activated || b.Path == "" {
+			log.Warn("a bound socket is not among the sockets served: add it to the .socket unit (ListenStream=, FileDescriptorName=)",
+				"binding", b.Rule)
+			continue
+		}
+		c := cfg
+		c.Path = b.Path
+		l, err := listener.Open(nil, c)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, fmt.Errorf("%s: %w", b.Rule, err)
+		}
+		out = append(out, l...)
+	}
+	return out, nil
+}
+
+func hasSocket(lns []*listener.Listener, b filter.SocketBinding) bool {
+	for _, l := range lns {
+		if (b.Name != "" && l.Name() == b.Name) || (b.Path != "" && l.Addr().String() == b.Path) {
+			return true
+		}
+	}
+	return false
+}
+
+// arrivalCaller is the caller of a connection being admitted, its
+// container found out with the resolver.
+func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival) filter.Caller {
+	c := filter.Caller{Known: true, Socket: filter.Socket{Name: a.Name, Path: a.Path},
+		Peer: filter.Peer{UID: a.Creds.UID, GID: a.Creds.GID, PID: a.Creds.PID, Groups: a.Creds.Groups}}
+	id := r.Conn(a.Conn, a.Creds.PID).Identity(ctx)
+	c.Container, c.Contained = id.Container, id.Contained
+	return c
+}
