@@ -34,7 +34,7 @@ type CreateRules struct {
 	// there for a symbolic link, which the engine follows the next time
 	// it mounts it: containers with writable host binds may then have no
 	// restart policy, and services none at all.
-	WritableBinds bool
+	WritableBinds  bool
 	HostNamespaces bool     // pid, ipc, uts, userns, cgroupns, network: host or container:<id>
 	CapAdd         []string // capabilities that may be added, without CAP_ ("ALL" for any)
 	Devices        bool     // devices, device cgroup rules, device requests

@@ -77,7 +77,7 @@ type world struct {
 	volumes    map[string]VolumeFact            // by name
 	secrets    map[string]SwarmObjectFact       // by id or name, as the engine's inspect finds them
 	configs    map[string]SwarmObjectFact
-	cgroup     string                           // the engine's cgroup version; "2" when empty
+	cgroup     string // the engine's cgroup version; "2" when empty
 }
 
 // fakeID is the full id the fake engine gives a container named name.
