@@ -609,13 +609,23 @@ func underAny(p string, prefixes []string) bool {
 	return false
 }
 
-// JudgeVolumeCreate applies the create rules' bind sources to a volume
-// whose driver options would bind a host path.
+// JudgeVolumeCreate applies the create rules' bind sources, and their
+// read-only binds, to a volume whose driver options would bind a host
+// path.
 func (r *CreateRules) JudgeVolumeCreate(req *volume.CreateRequest, j *judging) error {
 	if req.ClusterVolumeSpec != nil {
 		return refuse("cluster volumes are not allowed")
 	}
-	return r.judgeVolumeDriver(req.Driver, req.DriverOpts, j)
+	if err := r.judgeVolumeDriver(req.Driver, req.DriverOpts, j); err != nil {
+		return err
+	}
+	// A container create that names a volume not made yet is judged
+	// before the engine makes it: one the caller makes in between, with
+	// bind options, must not be a writable bind.
+	if w := r.volumeWritable(req.Name, req.DriverOpts, false); w != "" && !r.WritableBinds {
+		return refuse("%s would bind a host path writable: a bind volume must be read-only by its options (o=bind,ro) (create rule writable_binds)", w)
+	}
+	return nil
 }
 
 // JudgeExec checks a decoded exec create request.

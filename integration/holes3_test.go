@@ -239,6 +239,34 @@ clients:
 		}
 	})
 
+	t.Run("bind volumes are read-only by their options", func(t *testing.T) {
+		fresh(t)
+		vol := prefix + "-rovol"
+		opts := func(o string) string {
+			return fmt.Sprintf(`{"Name":%q,"DriverOpts":{"type":"none","o":%q,"device":%q}}`, vol, o, sub)
+		}
+		resp, answer := holeReq(t, safe.sock, "POST", "/v1.41/volumes/create", "application/json", opts("bind"))
+		if is2xx(resp.StatusCode) || engineHas(t, e, "volume", vol) {
+			t.Errorf("a writable bind volume: status %d (%s)", resp.StatusCode, strings.TrimSpace(answer))
+		}
+		if resp, answer = holeReq(t, safe.sock, "POST", "/v1.41/volumes/create", "application/json", opts("bind,ro")); !is2xx(resp.StatusCode) {
+			t.Fatalf("volume create: %d %s", resp.StatusCode, answer)
+		}
+		// Mounted without ":ro", restarting: the volume's own options
+		// must keep the container from writing there.
+		id := created(t, safe.sock, prefix+"-rovol-c", fmt.Sprintf(`{"Image":%q,"Cmd":["sh","-c","touch /v/written; exit 1"],`+
+			`"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","Binds":["%s:/v"]%s}}`, e.image, vol, onFailure))
+		if resp, answer := holeReq(t, safe.sock, "POST", "/v1.41/containers/"+id+"/start", "", ""); !is2xx(resp.StatusCode) {
+			t.Fatalf("start: %d %s", resp.StatusCode, answer)
+		}
+		if !waitFor(t, "the engine to restart the container", func() bool { return restartsOf(t, e, id).RestartCount >= 1 }) {
+			t.Fatalf("the engine did not restart %s: the case proves nothing", id)
+		}
+		if _, err := os.Stat(filepath.Join(sub, "written")); err == nil {
+			t.Errorf("a container wrote through a bind volume made with o=bind,ro")
+		}
+	})
+
 	t.Run("writable binds: no restart policy, and every start judged again", func(t *testing.T) {
 		fresh(t)
 		refused(t, writer.sock, prefix+"-w-restart", body("", onFailure))
