@@ -44,6 +44,14 @@ type execCreateBody struct {
 	Detach bool
 }
 
+// updateBody is the container update request with the fields that
+// clients of API 1.41 and older still send and the API types dropped.
+type updateBody struct {
+	container.UpdateConfig
+	KernelMemory    int64
+	KernelMemoryTCP int64
+}
+
 // judgeBody decodes a judged body the way the engine does and applies the
 // profile's rules to it. Errors wrap ErrBody (400: malformed or
 // ambiguous) or ErrRule (403).
@@ -80,6 +88,17 @@ func (d *Decision) judgeBody(j *judging, data []byte) error {
 			return err
 		}
 		return rules.JudgePlugin(nil, settings)
+	case BodyContainerUpdate:
+		var req updateBody
+		if err := DecodeBody(data, &req); err != nil {
+			return err
+		}
+		// The target's check judges the container as the update
+		// leaves it.
+		if req.RestartPolicy.Name != "" {
+			j.restart = &req.RestartPolicy
+		}
+		return nil
 	case BodyService:
 		var spec swarm.ServiceSpec
 		if err := DecodeBody(data, &spec); err != nil {

@@ -458,3 +458,35 @@ func TestJudgeExisting(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgeContainerUpdate: an update's restart policy is judged with
+// the container it updates, as the update leaves it.
+func TestJudgeContainerUpdate(t *testing.T) {
+	policy := onePolicy(t, []string{"ContainerUpdate"}, func(p *Profile) {
+		p.Create = CreateRules{BindSources: []string{"/srv/ci"}, WritableBinds: true}
+	})
+	w := ciWorld()
+	w.containers = map[string]*container.HostConfig{
+		"rw":   {Binds: []string{"/srv/ci/job:/w"}},
+		"ro":   {Binds: []string{"/srv/ci/job:/w:ro"}},
+		"priv": {Privileged: true},
+	}
+	cases := []struct{ name, body, want string }{
+		{"rw", `{"RestartPolicy":{"Name":"always"}}`, "restart policy"},
+		{"rw", `{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}`, "restart policy"},
+		{"rw", `{"RestartPolicy":{"Name":"no"}}`, ""},
+		{"rw", `{"Memory":1048576}`, ""},
+		{"rw", `{"Memory":1048576,"KernelMemory":0,"KernelMemoryTCP":0}`, ""},
+		{"ro", `{"RestartPolicy":{"Name":"always"}}`, ""},
+		{"priv", `{"Memory":1048576}`, "may not use"},
+	}
+	for _, c := range cases {
+		d := settle(t, policy, anyone, newRequest("POST", "/v1.41/containers/"+c.name+"/update", c.body), []byte(c.body), w.fact)
+		wantRefusal(t, c.name+" "+c.body, d, StepTarget, http.StatusForbidden, c.want)
+		if d.Allowed() && d.Path != "/v1.41/containers/"+fakeID(c.name)+"/update" {
+			t.Errorf("%s: forwarded to %s, not to the container's full id", c.name, d.Path)
+		}
+	}
+	d := settle(t, policy, anyone, newRequest("POST", "/v1.41/containers/rw/update", `{"Restart":1}`), []byte(`{"Restart":1}`), w.fact)
+	wantRefusal(t, "unknown field", d, StepBody, http.StatusBadRequest, "unknown field")
+}

@@ -139,6 +139,8 @@ func (e missingError) Is(target error) bool { return target == ErrMissing }
 type judging struct {
 	facts   Facts
 	missing []Lookup
+	// restart is the restart policy an update gives its target.
+	restart *container.RestartPolicy
 }
 
 // fact returns a lookup's answer. ok is false when it is not known yet

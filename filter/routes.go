@@ -99,6 +99,9 @@ const (
 	BodyService
 	BodyPluginPrivileges
 	BodyPluginSettings
+	// BodyContainerUpdate is judged for its restart policy, against the
+	// container it updates; its resources are the grant's.
+	BodyContainerUpdate
 )
 
 // Judged reports whether the body is read whole and judged.
@@ -262,7 +265,7 @@ func (k BodyKind) String() string { return bodyKindNames[k] }
 var bodyKindNames = [...]string{
 	BodyNone: "none", BodyData: "data, forwarded unread", BodyContainerCreate: "container create",
 	BodyExecCreate: "exec create", BodyVolumeCreate: "volume create", BodyService: "service spec",
-	BodyPluginPrivileges: "plugin privileges", BodyPluginSettings: "plugin settings",
+	BodyPluginPrivileges: "plugin privileges", BodyPluginSettings: "plugin settings", BodyContainerUpdate: "container update",
 }
 
 // query lists the parameters the engine reads, space-separated, each
@@ -317,7 +320,7 @@ func engineRoutes() []routeRow {
 		route("POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, query("signal t=wait")),
 		route("POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, query("signal t=wait"), inContainer()),
 		route("POST", "/containers/{id}/kill", "ContainerKill", SectionContainers, query("signal")),
-		route("POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, data(), ownID()),
+		route("POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, body(BodyContainerUpdate), ownID(), inContainer()),
 		route("POST", "/containers/{id}/rename", "ContainerRename", SectionContainers, query("name")),
 		route("POST", "/containers/{id}/pause", "ContainerPause", SectionContainers),
 		route("POST", "/containers/{id}/unpause", "ContainerUnpause", SectionContainers),

@@ -189,7 +189,7 @@ profiles:
     create:
       bind_sources: [%[1]s]
   writer:
-    allow: [SystemPing, ContainerCreate, ContainerStart, ContainerRestart, VolumeCreate]
+    allow: [SystemPing, ContainerCreate, ContainerStart, ContainerRestart, ContainerUpdate, VolumeCreate]
     create:
       bind_sources: [%[1]s]
       writable_binds: true
@@ -282,6 +282,15 @@ clients:
 		volBody := fmt.Sprintf(`{"Image":%q,"Cmd":["cat","/v/marker"],"HostConfig":{"CgroupnsMode":"private","NetworkMode":"none","Binds":["%s:/v:ro"]}}`, e.image, vol)
 		early := created(t, writer.sock, prefix+"-vol-early", volBody)
 		id := created(t, writer.sock, prefix+"-w", body("", ""))
+		// Nor may an update give it one.
+		resp, answer = holeReq(t, writer.sock, "POST", "/v1.41/containers/"+id+"/update", "application/json", `{"RestartPolicy":{"Name":"always"}}`)
+		var policy struct {
+			HostConfig struct{ RestartPolicy struct{ Name string } }
+		}
+		engineGet(t, e, "/containers/"+id+"/json", &policy)
+		if is2xx(resp.StatusCode) || policy.HostConfig.RestartPolicy.Name == "always" {
+			t.Errorf("update to restart always: status %d (%s), the engine's policy %q", resp.StatusCode, strings.TrimSpace(answer), policy.HostConfig.RestartPolicy.Name)
+		}
 		if resp, answer := holeReq(t, writer.sock, "POST", "/v1.41/containers/"+id+"/start", "", ""); !is2xx(resp.StatusCode) {
 			t.Fatalf("start: %d %s", resp.StatusCode, answer)
 		}
