@@ -458,6 +458,9 @@ func createFields() []field[filter.CreateRules] {
 		boolField("links", func(r *R, b bool) { r.Links = b }),
 		listField("log_drivers", func(r *R, l []string) { r.LogDrivers = l }),
 		boolField("remote_fetch", func(r *R, b bool) { r.RemoteFetch = b }),
+		boolField("writable_binds", func(r *R, b bool) { r.WritableBinds = b }),
+		listField("secrets", func(r *R, l []string) { r.Secrets = l }),
+		listField("configs", func(r *R, l []string) { r.Configs = l }),
 	}
 }
 

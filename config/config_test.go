@@ -122,7 +122,8 @@ func TestParseExample(t *testing.T) {
 		{"readonly", "ContainerCreate", false},
 		{"readonly", "ContainerArchive", false},
 		{"deploy", "ContainerCreate", true},
-		{"deploy", "ImagePush", true},
+		{"deploy", "ImagePush", false}, // sends an image out: its own id only
+		{"deploy", "ImageTag", true},
 		{"deploy", "ContainerArchive", true},
 		{"deploy", "ContainerExport", false},
 		{"deploy", "NetworkList", false},

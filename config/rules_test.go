@@ -71,6 +71,9 @@ profiles:
       volumes_from: true
       user: non-root
       images: ["registry.example/*"]
+      writable_binds: true
+      secrets: [db-password]
+      configs: [app-config]
     exec:
       privileged: true
       user: non-root
@@ -86,7 +89,8 @@ default: p
 	if !c.Privileged || !c.NoNamedVolumes || !c.HostNamespaces || !c.Devices || !c.SecurityOpt || !c.MaskedPaths ||
 		!c.Sysctls || !c.CgroupParent || !c.GroupAdd || !c.VolumesFrom || !c.NonRootUser ||
 		!slices.Equal(c.BindSources, []string{"/srv/a", "/srv/b"}) || !slices.Equal(c.CapAdd, []string{"NET_ADMIN"}) ||
-		!slices.Equal(c.Runtimes, []string{"runsc"}) || !slices.Equal(c.Images, []string{"registry.example/*"}) {
+		!slices.Equal(c.Runtimes, []string{"runsc"}) || !slices.Equal(c.Images, []string{"registry.example/*"}) ||
+		!c.WritableBinds || !slices.Equal(c.Secrets, []string{"db-password"}) || !slices.Equal(c.Configs, []string{"app-config"}) {
 		t.Errorf("create rules %+v", c)
 	}
 	if x := prof.Exec; !x.Privileged || !x.NonRootUser || !slices.Equal(x.Commands, []string{"/bin/sh"}) {

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -43,6 +44,14 @@ type execCreateBody struct {
 	Detach bool
 }
 
+// updateBody is the container update request with the fields that
+// clients of API 1.41 and older still send and the API types dropped.
+type updateBody struct {
+	container.UpdateConfig
+	KernelMemory    int64
+	KernelMemoryTCP int64
+}
+
 // judgeBody decodes a judged body the way the engine does and applies the
 // profile's rules to it. Errors wrap ErrBody (400: malformed or
 // ambiguous) or ErrRule (403).
@@ -79,6 +88,17 @@ func (d *Decision) judgeBody(j *judging, data []byte) error {
 			return err
 		}
 		return rules.JudgePlugin(nil, settings)
+	case BodyContainerUpdate:
+		var req updateBody
+		if err := DecodeBody(data, &req); err != nil {
+			return err
+		}
+		// The target's check judges the container as the update
+		// leaves it.
+		if req.RestartPolicy.Name != "" {
+			j.restart = &req.RestartPolicy
+		}
+		return nil
 	case BodyService:
 		var spec swarm.ServiceSpec
 		if err := DecodeBody(data, &spec); err != nil {
@@ -129,6 +149,8 @@ func (p *Profile) judgeParam(j *judging, judge QueryJudge, name, value string) e
 		if value != "" && !r.RemoteFetch && !defaultRegistry(value) {
 			return refuse("%s %q names a registry other than Docker Hub, which the engine would reach from the host's network: not allowed (create rule remote_fetch)", name, value)
 		}
+	case QueryBuildOutputs:
+		return p.judgeBuildOutputs(value)
 	case QueryRollback:
 		// A rollback restores an earlier spec, which this body does not
 		// carry and the rules cannot see.
@@ -138,6 +160,49 @@ func (p *Profile) judgeParam(j *judging, judge QueryJudge, name, value string) e
 	case QueryPsArgs:
 		if p.View.RedactEnv && !psArgsHideEnvironment(value) {
 			return refuse("ps_args %q may print process environments, which this profile's view redacts", value)
+		}
+	}
+	return nil
+}
+
+// judgeBuildOutputs gates the ways a build's result leaves the engine as
+// the operations that send an image out are gated: exported to the
+// client (local, tar, oci, docker), it is what ImageGet sends; pushed,
+// what ImagePush sends, to registries its names and tags choose, which
+// this parameter does not show (so a push also needs remote_fetch). Into
+// the engine's own images (moby, image) or nowhere (cacheonly) it stays.
+func (p *Profile) judgeBuildOutputs(value string) error {
+	if value == "" {
+		return nil
+	}
+	var outputs []struct {
+		Type  string
+		Attrs map[string]string
+	}
+	if err := DecodeBody([]byte(value), &outputs); err != nil {
+		return fmt.Errorf("outputs: %w", err)
+	}
+	for _, o := range outputs {
+		push := false
+		for k, v := range o.Attrs {
+			if strings.EqualFold(k, "push") {
+				b, err := strconv.ParseBool(v)
+				push = b || err != nil
+			}
+		}
+		switch o.Type {
+		case "moby", "image", "cacheonly":
+		case "registry":
+			push = true
+		case "local", "tar", "oci", "docker":
+			if !p.Allows("ImageGet") {
+				return refuse("build output %q sends the built image to the client, as ImageGet does, which this profile does not allow", o.Type)
+			}
+		default:
+			return refuse("build output type %q is not allowed", o.Type)
+		}
+		if push && (!p.Allows("ImagePush") || !p.Create.RemoteFetch) {
+			return refuse("build output %q pushes the built image, as ImagePush does, to registries its names choose: it needs ImagePush and create rule remote_fetch", o.Type)
 		}
 	}
 	return nil

@@ -75,8 +75,15 @@ func ciWorld() *world {
 			"plain": {Driver: "local"},
 			"etc":   {Driver: "local", Options: map[string]string{"type": "none", "o": "bind", "device": "/etc"}},
 			"job":   {Driver: "local", Options: map[string]string{"type": "none", "o": "bind", "device": "/srv/ci/job"}},
+			"jobro": {Driver: "local", Options: map[string]string{"type": "none", "o": "bind,ro", "device": "/srv/ci/job"}},
 			"nfs":   {Driver: "nfs", Options: map[string]string{"addr": "x"}},
 		},
+		secrets: map[string]SwarmObjectFact{
+			"sdb":    {ID: "sdb", Name: "db"},
+			"sother": {ID: "sother", Name: "other"},
+			"db":     {ID: "sdb", Name: "db"}, // the engine's inspect finds a secret by name too
+		},
+		configs: map[string]SwarmObjectFact{"capp": {ID: "capp", Name: "app"}},
 	}
 }
 
@@ -100,8 +107,9 @@ func TestJudgeCreate(t *testing.T) {
 	safe := CreateRules{}
 	loose := CreateRules{Privileged: true, HostNamespaces: true, CapAdd: []string{"NET_ADMIN"}, Devices: true,
 		SecurityOpt: true, MaskedPaths: true, Sysctls: true, CgroupParent: true, Runtimes: []string{"runsc"},
-		GroupAdd: true, VolumesFrom: true, BindSources: []string{"/"}}
+		GroupAdd: true, VolumesFrom: true, BindSources: []string{"/"}, WritableBinds: true}
 	binds := CreateRules{BindSources: []string{"/srv/ci"}}
+	writer := CreateRules{BindSources: []string{"/srv/ci"}, WritableBinds: true}
 	v1 := ciWorld()
 	v1.cgroup = "1"
 	cases := []struct {
@@ -150,11 +158,11 @@ func TestJudgeCreate(t *testing.T) {
 		{"group add", safe, `{"Image":"x","HostConfig":{"GroupAdd":["docker"]}}`, "groups", nil},
 		{"volumes from", safe, `{"Image":"x","HostConfig":{"VolumesFrom":["other"]}}`, "volumes from", nil},
 		{"everything loosened", loose, `{"Image":"x","HostConfig":{"Privileged":true,"Binds":["/:/h"],"PidMode":"host","Devices":[{"PathOnHost":"/dev/null"}],"SecurityOpt":["seccomp=unconfined"],"MaskedPaths":[],"Sysctls":{"a":"b"},"CgroupParent":"x","Runtime":"runsc","GroupAdd":["1"],"VolumesFrom":["o"]}}`, "", nil},
-		{"ci: bind under /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"Binds":["/srv/ci/job1:/work"],"SecurityOpt":["no-new-privileges"]}}`, "", nil},
+		{"ci: bind under /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"Binds":["/srv/ci/job1:/work:ro"],"SecurityOpt":["no-new-privileges"]}}`, "", nil},
 		{"ci: bind is /srv/ci itself", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"Binds":["/srv/ci:/work:ro"],"SecurityOpt":["no-new-privileges"]}}`, "", nil},
 		{"ci: dot-dot out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"Binds":["/srv/ci/../../etc:/work"],"SecurityOpt":["no-new-privileges"]}}`, "not clean", nil},
 		{"ci: prefix is not a path prefix", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"Binds":["/srv/ci-other:/work"],"SecurityOpt":["no-new-privileges"]}}`, "not under", nil},
-		{"ci: symbolic link out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"Binds":["/srv/ci/link/shadow:/work"],"SecurityOpt":["no-new-privileges"]}}`, "resolves to /etc/shadow", nil},
+		{"ci: symbolic link out of /srv/ci", ci, `{"Image":"dsf-test:latest","User":"1000:1000","HostConfig":{"Binds":["/srv/ci/link/shadow:/work:ro"],"SecurityOpt":["no-new-privileges"]}}`, "resolves to /etc/shadow", nil},
 		{"ci: root user", ci, `{"Image":"dsf-test:latest","User":"root","HostConfig":{}}`, "non-root", nil},
 		{"ci: uid 0 with group", ci, `{"Image":"dsf-test:latest","User":"0:1000"}`, "non-root", nil},
 		{"ci: image's own user", ci, `{"Image":"dsf-test:latest"}`, "non-root", nil},
@@ -175,10 +183,10 @@ func TestJudgeCreate(t *testing.T) {
 		{"host path with a dot segment", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/./job:/w"]}}`, "not clean", nil},
 		{"host path with a double slash", binds, `{"Image":"x","HostConfig":{"Binds":["/srv//ci/job:/w"]}}`, "not clean", nil},
 		{"host path ending in dot-dot", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job/..:/w"]}}`, "not clean", nil},
-		{"host path with one trailing slash", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job/:/w"]}}`, "", nil},
+		{"host path with one trailing slash", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job/:/w:ro"]}}`, "", nil},
 		{"host path with two trailing slashes", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job//:/w"]}}`, "not clean", nil},
 		{"bind mount not clean", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/ci/../etc","Target":"/e"}]}}`, "not clean", nil},
-		{"bind mount through a link", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/ci/link","Target":"/e"}]}}`, "resolves to /etc", nil},
+		{"bind mount through a link", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/ci/link","Target":"/e","ReadOnly":true}]}}`, "resolves to /etc", nil},
 		{"overlay volume from host directories", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"overlay","device":"overlay","o":"lowerdir=/etc:/tmp"}}}}]}}`, "volume type", nil},
 		{"proc volume", safe, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"proc","device":"proc"}}}}]}}`, "volume type", nil},
 		{"bind volume with other options", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"none","o":"bind,upperdir=/etc","device":"/srv/ci/x"}}}}]}}`, "bind volume option", nil},
@@ -190,10 +198,30 @@ func TestJudgeCreate(t *testing.T) {
 		// Named volumes are judged by how the engine created them.
 		{"existing plain volume", safe, `{"Image":"x","HostConfig":{"Binds":["plain:/v"]}}`, "", nil},
 		{"existing volume binding /etc", binds, `{"Image":"x","HostConfig":{"Binds":["etc:/v"]}}`, "/etc is not under", nil},
-		{"existing volume binding under bind sources", binds, `{"Image":"x","HostConfig":{"Binds":["job:/v"]}}`, "", nil},
+		{"existing volume binding under bind sources", binds, `{"Image":"x","HostConfig":{"Binds":["job:/v:ro"]}}`, "", nil},
 		{"existing volume of another driver with options", safe, `{"Image":"x","HostConfig":{"Binds":["nfs:/v"]}}`, "volume driver", nil},
 		{"volume mount of an existing bind volume", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"etc","Target":"/v"}]}}`, "not under", nil},
 		{"volume name that reads as a path", safe, `{"Image":"x","HostConfig":{"Binds":["..:/v"]}}`, "not a name", nil},
+
+		// Host binds are read-only unless writable_binds; then they may
+		// not restart unseen.
+		{"writable bind", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job:/w"]}}`, "writable_binds", nil},
+		{"bind said rw", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job:/w:rw"]}}`, "writable_binds", nil},
+		{"bind with other options only", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job:/w:z"]}}`, "writable_binds", nil},
+		{"read-only bind with options", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job:/w:ro,rprivate"]}}`, "", nil},
+		{"writable bind mount", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/ci/job","Target":"/w"}]}}`, "writable_binds", nil},
+		{"read-only bind mount", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/ci/job","Target":"/w","ReadOnly":true}]}}`, "", nil},
+		{"non-recursive read-only bind mount", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/ci/job","Target":"/w","ReadOnly":true,"BindOptions":{"ReadOnlyNonRecursive":true}}]}}`, "writable_binds", nil},
+		{"writable bind volume by name", binds, `{"Image":"x","HostConfig":{"Binds":["job:/v"]}}`, "volume job (device /srv/ci/job)", nil},
+		{"bind volume read-only by its options", binds, `{"Image":"x","HostConfig":{"Binds":["jobro:/v"]}}`, "", nil},
+		{"writable bind volume mount with options", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"new","Target":"/v","VolumeOptions":{"DriverConfig":{"Options":{"type":"none","o":"bind","device":"/srv/ci/x"}}}}]}}`, "writable_binds", nil},
+		{"read-only bind volume mount with options", binds, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"new","Target":"/v","ReadOnly":true,"VolumeOptions":{"DriverConfig":{"Options":{"type":"none","o":"bind","device":"/srv/ci/x"}}}}]}}`, "", nil},
+		{"writable plain volume", binds, `{"Image":"x","HostConfig":{"Binds":["plain:/v"],"RestartPolicy":{"Name":"always"}}}`, "", nil},
+		{"read-only bind with a restart policy", binds, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job:/w:ro"],"RestartPolicy":{"Name":"always"}}}`, "", nil},
+		{"writable binds allowed", writer, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job:/w"],"RestartPolicy":{"Name":"no"}}}`, "", nil},
+		{"writable bind restarting on failure", writer, `{"Image":"x","HostConfig":{"Binds":["/srv/ci/job:/w"],"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":1}}}`, "restart policy", nil},
+		{"writable bind volume restarting", writer, `{"Image":"x","HostConfig":{"Binds":["job:/w"],"RestartPolicy":{"Name":"unless-stopped"}}}`, "restart policy", nil},
+		{"writable bind mount restarting always", writer, `{"Image":"x","HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/ci/job","Target":"/w"}],"RestartPolicy":{"Name":"always"}}}`, "restart policy", nil},
 
 		// Networks are resolved as the engine resolves them.
 		{"network by name", safe, `{"Image":"x","HostConfig":{"NetworkMode":"ovl"}}`, "", nil},
@@ -245,8 +273,9 @@ func TestJudgeExecAndVolume(t *testing.T) {
 		{"/v1.41/containers/x/exec", `{"Cmd":["sh"],"User":"1000:1000","privileged":true,"Privileged":false}`, "differ only in case"},
 		{"/v1.41/volumes/create", `{"Name":"v"}`, ""},
 		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/etc"}}`, "not under"},
-		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/srv/ci/v"}}`, ""},
-		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/srv/ci/link"}}`, "resolves to /etc"},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind,ro","device":"/srv/ci/v"}}`, ""},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/srv/ci/v"}}`, "o=bind,ro"},
+		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind,ro","device":"/srv/ci/link"}}`, "resolves to /etc"},
 		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/srv/ci/../../etc"}}`, "not clean"},
 		{"/v1.41/volumes/create", `{"Name":"v","DriverOpts":{"type":"tmpfs","device":"tmpfs","o":"size=1m"}}`, ""},
 		{"/v1.41/volumes/create", `{"Name":"v","Driver":"nfs","DriverOpts":{"share":"x"}}`, "volume driver"},
@@ -292,8 +321,27 @@ func TestJudgeService(t *testing.T) {
 		{"overlay network", `{"TaskTemplate":{"ContainerSpec":{"Image":"x"},"Networks":[{"Target":"ovl"}]}}`, ""},
 		{"plugin", `{"TaskTemplate":{"PluginSpec":{"Name":"p"}}}`, "plugin"},
 		{"no container spec", `{"TaskTemplate":{}}`, "container spec"},
+		{"network attachment", `{"TaskTemplate":{"Runtime":"attachment","NetworkAttachmentSpec":{"ContainerID":"c"}}}`, "runtime"},
+
+		// Secrets and configs are judged by what the swarm holds under
+		// the id, and must be listed.
+		{"listed secret", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Secrets":[{"SecretID":"sdb","SecretName":"db"}]}}}`, ""},
+		{"secret not listed", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Secrets":[{"SecretID":"sother","SecretName":"other"}]}}}`, "create rule secrets"},
+		{"listed name on another secret's id", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Secrets":[{"SecretID":"sother","SecretName":"db"}]}}}`, `names secret "other"`},
+		{"secret named by its name for an id", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Secrets":[{"SecretID":"db","SecretName":"db"}]}}}`, "(id sdb)"},
+		{"secret that does not exist", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Secrets":[{"SecretID":"gone","SecretName":"db"}]}}}`, "not found"},
+		{"listed config", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Configs":[{"ConfigID":"capp","ConfigName":"app"}]}}}`, ""},
+		{"secret's name as a config", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Configs":[{"ConfigID":"sdb","ConfigName":"db"}]}}}`, "create rule configs"},
+		{"credential spec", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"CredentialSpec":{"Config":"capp"}},"Configs":[{"ConfigID":"capp","ConfigName":"app","Runtime":{}}]}}}`, "credential spec"},
+
+		// The swarm mounts a service's binds again for every new task.
+		{"read-only bind mount", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Mounts":[{"Type":"bind","Source":"/srv/ci/job","Target":"/w","ReadOnly":true}]}}}`, ""},
+		{"writable bind mount", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Mounts":[{"Type":"bind","Source":"/srv/ci/job","Target":"/w"}]}}}`, "a service's host binds must be read-only"},
+		{"writable bind volume", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Mounts":[{"Type":"volume","Source":"job","Target":"/w"}]}}}`, "a service's host binds must be read-only"},
 	}
-	policy := onePolicy(t, []string{"ServiceCreate", "ServiceUpdate"}, nil)
+	policy := onePolicy(t, []string{"ServiceCreate", "ServiceUpdate"}, func(p *Profile) {
+		p.Create = CreateRules{BindSources: []string{"/srv/ci"}, WritableBinds: true, Secrets: []string{"db"}, Configs: []string{"app"}}
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, path := range []string{"/v1.41/services/create", "/v1.41/services/s/update?version=3"} {
@@ -382,8 +430,9 @@ func TestJudgeExisting(t *testing.T) {
 		{"privileged", `{"Privileged":true,"MaskedPaths":[]}`, "may not use"},
 		{"unmasked", `{"MaskedPaths":[]}`, "masked"},
 		{"host pid", `{"PidMode":"host"}`, "PidMode"},
-		{"bind under the bind sources", `{"Binds":["/srv/ci/job:/w"]}`, ""},
-		{"bind through a link out of the bind sources", `{"Binds":["/srv/ci/link:/w"]}`, "resolves to /etc"},
+		{"bind under the bind sources", `{"Binds":["/srv/ci/job:/w:ro"],"RestartPolicy":{"Name":"always"}}`, ""},
+		{"writable bind under the bind sources", `{"Binds":["/srv/ci/job:/w"],"RestartPolicy":{"Name":"no"}}`, "writable_binds"},
+		{"bind through a link out of the bind sources", `{"Binds":["/srv/ci/link:/w:ro"]}`, "resolves to /etc"},
 		{"volume binding /etc", `{"Binds":["etc:/w"]}`, "not under"},
 	}
 	policy := onePolicy(t, []string{"ContainerStart", "ContainerArchive", "ContainerAttach"}, func(p *Profile) {
@@ -408,4 +457,36 @@ func TestJudgeExisting(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestJudgeContainerUpdate: an update's restart policy is judged with
+// the container it updates, as the update leaves it.
+func TestJudgeContainerUpdate(t *testing.T) {
+	policy := onePolicy(t, []string{"ContainerUpdate"}, func(p *Profile) {
+		p.Create = CreateRules{BindSources: []string{"/srv/ci"}, WritableBinds: true}
+	})
+	w := ciWorld()
+	w.containers = map[string]*container.HostConfig{
+		"rw":   {Binds: []string{"/srv/ci/job:/w"}},
+		"ro":   {Binds: []string{"/srv/ci/job:/w:ro"}},
+		"priv": {Privileged: true},
+	}
+	cases := []struct{ name, body, want string }{
+		{"rw", `{"RestartPolicy":{"Name":"always"}}`, "restart policy"},
+		{"rw", `{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}`, "restart policy"},
+		{"rw", `{"RestartPolicy":{"Name":"no"}}`, ""},
+		{"rw", `{"Memory":1048576}`, ""},
+		{"rw", `{"Memory":1048576,"KernelMemory":0,"KernelMemoryTCP":0}`, ""},
+		{"ro", `{"RestartPolicy":{"Name":"always"}}`, ""},
+		{"priv", `{"Memory":1048576}`, "may not use"},
+	}
+	for _, c := range cases {
+		d := settle(t, policy, anyone, newRequest("POST", "/v1.41/containers/"+c.name+"/update", c.body), []byte(c.body), w.fact)
+		wantRefusal(t, c.name+" "+c.body, d, StepTarget, http.StatusForbidden, c.want)
+		if d.Allowed() && d.Path != "/v1.41/containers/"+fakeID(c.name)+"/update" {
+			t.Errorf("%s: forwarded to %s, not to the container's full id", c.name, d.Path)
+		}
+	}
+	d := settle(t, policy, anyone, newRequest("POST", "/v1.41/containers/rw/update", `{"Restart":1}`), []byte(`{"Restart":1}`), w.fact)
+	wantRefusal(t, "unknown field", d, StepBody, http.StatusBadRequest, "unknown field")
 }

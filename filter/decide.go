@@ -351,11 +351,17 @@ func (d *Decision) judgeContainer(j *judging, ref string, forExec bool) error {
 	if !isContainerID(f.Container.ID) {
 		return fmt.Errorf("%w: the engine's inspect of %s gave no container id", ErrLookup, ref)
 	}
-	if err := d.Profile.Create.JudgeExisting(f.Container.HostConfig, j); err != nil {
+	hc := f.Container.HostConfig
+	if j.restart != nil && hc != nil {
+		updated := *hc
+		updated.RestartPolicy = *j.restart
+		hc = &updated
+	}
+	if err := d.Profile.Create.JudgeExisting(hc, j); err != nil {
 		return err
 	}
 	if forExec {
-		return d.Profile.Exec.judgeContainer(f.Container.HostConfig)
+		return d.Profile.Exec.judgeContainer(hc)
 	}
 	return nil
 }

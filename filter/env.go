@@ -10,8 +10,8 @@ import (
 const EnvProfileName = "env"
 
 // envGrants are the variables that grant operations on their own, whatever
-// POST says: tecnativa's ALLOW_* family, plus the three sensitive reads that
-// sections never grant here.
+// POST says: tecnativa's ALLOW_* family, plus the sensitive operations
+// that sections never grant here.
 func envGrants() []struct {
 	name string
 	ops  []string
@@ -28,7 +28,9 @@ func envGrants() []struct {
 		{"ALLOW_ARCHIVE", []string{"ContainerArchive", "ContainerArchiveInfo"}},
 		{"ALLOW_EXPORT", []string{"ContainerExport"}},
 		{"ALLOW_ATTACH", []string{"ContainerAttachWebsocket"}},
-		{"ALLOW_IMAGE_EXPORT", []string{"ImageGet", "ImageGetAll"}},
+		// A push sends out what a save does, to a registry instead of
+		// the client: one variable grants both ways.
+		{"ALLOW_IMAGE_EXPORT", []string{"ImageGet", "ImageGetAll", "ImagePush", "PluginPush"}},
 	}
 }
 

@@ -131,8 +131,15 @@ func TestEnvPolicy(t *testing.T) {
 		{
 			name:  "ALLOW_IMAGE_EXPORT",
 			env:   map[string]string{"ALLOW_IMAGE_EXPORT": "1"},
-			allow: []string{"ImageGet", "ImageGetAll"},
+			allow: []string{"ImageGet", "ImageGetAll", "ImagePush", "PluginPush"},
 			deny:  []string{"ImageList"},
+		},
+		{
+			// A push sends out what a save does.
+			name:  "IMAGES and PLUGINS with POST push nothing",
+			env:   map[string]string{"IMAGES": "1", "PLUGINS": "1", "POST": "1"},
+			allow: []string{"ImageTag", "ImageCreate", "PluginEnable"},
+			deny:  []string{"ImageGet", "ImageGetAll", "ImagePush", "PluginPush"},
 		},
 		{
 			// The join tokens (SwarmInspect) and the unlock key are

@@ -29,11 +29,16 @@ const (
 	// LookupEngine reads the engine's own settings that decide its
 	// defaults (its cgroup version).
 	LookupEngine
+	// LookupSecret and LookupConfig inspect a swarm secret or config by
+	// the id a service names it by.
+	LookupSecret
+	LookupConfig
 )
 
 var lookupKindNames = [...]string{
 	LookupContainer: "container", LookupExec: "exec", LookupNetwork: "network",
 	LookupVolume: "volume", LookupHostPath: "host path", LookupEngine: "engine",
+	LookupSecret: "secret", LookupConfig: "config",
 }
 
 func (k LookupKind) String() string {
@@ -68,6 +73,7 @@ type Fact struct {
 	Network   *NetworkFact
 	Volume    *VolumeFact
 	Engine    *EngineFact
+	Swarm     *SwarmObjectFact // a secret or config
 	// Path is a resolved host path.
 	Path string
 }
@@ -95,6 +101,12 @@ type NetworkFact struct {
 type VolumeFact struct {
 	Driver  string
 	Options map[string]string
+}
+
+// SwarmObjectFact is what an inspect shows of a swarm secret or config:
+// the id the swarm keeps it under and the name its spec gives it.
+type SwarmObjectFact struct {
+	ID, Name string
 }
 
 // EngineFact holds the engine settings that decide its defaults.
@@ -127,6 +139,8 @@ func (e missingError) Is(target error) bool { return target == ErrMissing }
 type judging struct {
 	facts   Facts
 	missing []Lookup
+	// restart is the restart policy an update gives its target.
+	restart *container.RestartPolicy
 }
 
 // fact returns a lookup's answer. ok is false when it is not known yet

@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -328,10 +329,15 @@ func onePolicy(t *testing.T, ops []string, edit func(*Profile)) *Policy {
 func TestJudgeQuery(t *testing.T) {
 	ops := []string{"ImageBuild", "ImageCreate", "ImagePush", "ImageSearch", "GetPluginPrivileges", "DistributionInspect"}
 	strict := onePolicy(t, ops, nil)
-	builder := onePolicy(t, ops, func(p *Profile) { p.Create.RemoteFetch = true })
 	loose := onePolicy(t, append(ops, "Session"), func(p *Profile) {
 		p.Create.HostNamespaces, p.Create.CgroupParent, p.Create.RemoteFetch = true, true, true
 	})
+	// Build outputs are judged against what else the profile allows.
+	noPush := slices.DeleteFunc(slices.Clone(ops), func(op string) bool { return op == "ImagePush" })
+	builder := onePolicy(t, noPush, func(p *Profile) { p.Create.RemoteFetch = true })
+	saver := onePolicy(t, append(noPush, "ImageGet"), func(p *Profile) { p.Create.RemoteFetch = true })
+	pusher := onePolicy(t, ops, func(p *Profile) { p.Create.RemoteFetch = true })
+	localPusher := onePolicy(t, append(slices.Clone(ops), "Session"), nil)
 	v1 := &world{cgroup: "1"}
 	cases := []struct {
 		policy *Policy
@@ -386,6 +392,22 @@ func TestJudgeQuery(t *testing.T) {
 		{builder, plainWorld, "POST", "/v1.41/build?version=1", "", 200},
 		{builder, plainWorld, "POST", "/v1.41/build?version=", "", 200},
 		{loose, plainWorld, "POST", "/v1.41/build?version=2", "", 200},
+		// A build's outputs leave the engine as a save or a push would.
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"moby"}]`), "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"cacheonly"}]`), "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"tar"}]`), "ImageGet", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"local","Attrs":{"dest":"/x"}}]`), "ImageGet", 403},
+		{saver, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"tar"}]`), "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"image","Attrs":{"name":"x","push":"true"}}]`), "ImagePush", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"image","Attrs":{"PUSH":"1"}}]`), "ImagePush", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"image","Attrs":{"push":"maybe"}}]`), "ImagePush", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"image","Attrs":{"push":"false"}}]`), "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"registry","Attrs":{"name":"x"}}]`), "ImagePush", 403},
+		{saver, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"registry","Attrs":{"name":"x"}}]`), "ImagePush", 403},
+		{localPusher, plainWorld, "POST", "/v1.41/build?version=2&outputs=" + url.QueryEscape(`[{"Type":"registry","Attrs":{"name":"x"}}]`), "remote_fetch", 403},
+		{pusher, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"registry","Attrs":{"name":"x"}}]`), "", 200},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"exotic"}]`), "output type", 403},
+		{builder, plainWorld, "POST", "/v1.41/build?outputs=" + url.QueryEscape(`[{"Type":"tar","Extra":1}]`), "outputs", 400},
 	}
 	for _, c := range cases {
 		req := newRequest(c.method, c.target, "")

@@ -55,9 +55,11 @@ const (
 	// privileges they ask for, joining or making a swarm, BuildKit's
 	// session and gRPC API): only their own id grants them.
 	GrantOwnID
-	// GrantSensitive reads disclose what a read-only view should not: a
-	// container's files or its stdin, whole images, the swarm's join
-	// tokens and unlock key. Only their own id grants them.
+	// GrantSensitive operations send out what a read-only view should
+	// not disclose: a container's files or its stdin, whole images
+	// (saved to the client, or pushed to a registry: the same content,
+	// sent elsewhere), the swarm's join tokens and unlock key. Only their
+	// own id grants them.
 	GrantSensitive
 )
 
@@ -97,6 +99,9 @@ const (
 	BodyService
 	BodyPluginPrivileges
 	BodyPluginSettings
+	// BodyContainerUpdate is judged for its restart policy, against the
+	// container it updates; its resources are the grant's.
+	BodyContainerUpdate
 )
 
 // Judged reports whether the body is read whole and judged.
@@ -169,12 +174,16 @@ const (
 	// QueryRegistryRef is an image or plugin reference whose registry
 	// the engine reaches, on the host's network.
 	QueryRegistryRef
+	// QueryBuildOutputs says where a build's result goes: into the
+	// engine's images, to the client as a save would, or to a registry
+	// as a push would.
+	QueryBuildOutputs
 )
 
 var queryJudgeNames = map[string]QueryJudge{
 	"network": QueryBuildNetwork, "cgroup-parent": QueryCgroupParent, "remote": QueryRemoteFetch,
 	"builder": QueryBuilderVersion, "rollback": QueryRollback, "ps-args": QueryPsArgs, "target": QueryTarget,
-	"wait": QueryStopWait, "registry": QueryRegistryRef,
+	"wait": QueryStopWait, "registry": QueryRegistryRef, "outputs": QueryBuildOutputs,
 }
 
 // Param is a query parameter the engine reads for an operation.
@@ -256,7 +265,7 @@ func (k BodyKind) String() string { return bodyKindNames[k] }
 var bodyKindNames = [...]string{
 	BodyNone: "none", BodyData: "data, forwarded unread", BodyContainerCreate: "container create",
 	BodyExecCreate: "exec create", BodyVolumeCreate: "volume create", BodyService: "service spec",
-	BodyPluginPrivileges: "plugin privileges", BodyPluginSettings: "plugin settings",
+	BodyPluginPrivileges: "plugin privileges", BodyPluginSettings: "plugin settings", BodyContainerUpdate: "container update",
 }
 
 // query lists the parameters the engine reads, space-separated, each
@@ -311,7 +320,7 @@ func engineRoutes() []routeRow {
 		route("POST", "/containers/{id}/stop", "ContainerStop", SectionContainers, query("signal t=wait")),
 		route("POST", "/containers/{id}/restart", "ContainerRestart", SectionContainers, query("signal t=wait"), inContainer()),
 		route("POST", "/containers/{id}/kill", "ContainerKill", SectionContainers, query("signal")),
-		route("POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, data(), ownID()),
+		route("POST", "/containers/{id}/update", "ContainerUpdate", SectionContainers, body(BodyContainerUpdate), ownID(), inContainer()),
 		route("POST", "/containers/{id}/rename", "ContainerRename", SectionContainers, query("name")),
 		route("POST", "/containers/{id}/pause", "ContainerPause", SectionContainers),
 		route("POST", "/containers/{id}/unpause", "ContainerUnpause", SectionContainers),
@@ -326,13 +335,13 @@ func engineRoutes() []routeRow {
 		route("GET", "/images/json", "ImageList", SectionImages, query("all filters shared-size digests manifests identity")),
 		route("POST", "/build", "ImageBuild", SectionBuild, data(), query("dockerfile t extrahosts remote=remote q nocache cachefrom pull rm forcerm "+
 			"memory memswap cpushares cpusetcpus cpuperiod cpuquota buildargs shmsize squash labels networkmode=network "+
-			"platform target outputs version=builder cgroupparent=cgroup-parent isolation ulimits session buildid")),
+			"platform target outputs=outputs version=builder cgroupparent=cgroup-parent isolation ulimits session buildid")),
 		route("POST", "/build/prune", "BuildPrune", SectionBuild, query("reserved-space max-used-space min-free-space keep-storage all filters")),
 		route("POST", "/images/create", "ImageCreate", SectionImages, data(), query("fromImage=registry fromSrc=remote repo tag message changes platform")),
 		route("GET", "/images/{name*}/json", "ImageInspect", SectionImages, query("manifests platform"), answer(AnswerImage)),
 		route("GET", "/images/{name*}/attestations", "ImageAttestations", SectionImages, query("platform type statement")),
 		route("GET", "/images/{name*}/history", "ImageHistory", SectionImages, query("platform"), answer(AnswerImageHistory)),
-		route("POST", "/images/{name*}/push", "ImagePush", SectionImages, query("tag platform"), pathRef()),
+		route("POST", "/images/{name*}/push", "ImagePush", SectionImages, query("tag platform"), pathRef(), sensitive()),
 		route("POST", "/images/{name*}/tag", "ImageTag", SectionImages, query("repo tag")),
 		route("DELETE", "/images/{name*}", "ImageDelete", SectionImages, query("force noprune platforms")),
 		route("GET", "/images/search", "ImageSearch", SectionImages, query("term=registry limit filters")),
@@ -374,7 +383,7 @@ func engineRoutes() []routeRow {
 		route("POST", "/plugins/{name*}/disable", "PluginDisable", SectionPlugins, query("force")),
 		route("POST", "/plugins/{name*}/upgrade", "PluginUpgrade", SectionPlugins, query("remote=registry"), body(BodyPluginPrivileges), ownID()),
 		route("POST", "/plugins/create", "PluginCreate", SectionPlugins, query("name"), data(), ownID()),
-		route("POST", "/plugins/{name*}/push", "PluginPush", SectionPlugins),
+		route("POST", "/plugins/{name*}/push", "PluginPush", SectionPlugins, pathRef(), sensitive()),
 		route("POST", "/plugins/{name*}/set", "PluginSet", SectionPlugins, body(BodyPluginSettings), ownID()),
 		route("GET", "/nodes", "NodeList", SectionNodes, query("filters")),
 		route("GET", "/nodes/{id}", "NodeInspect", SectionNodes),
@@ -603,6 +612,7 @@ var queryJudgeDescriptions = [...]string{
 	QueryRemoteFetch: "remote_fetch", QueryBuilderVersion: "BuildKit needs Session", QueryRollback: "refused",
 	QueryPsArgs: "no environment when env is redacted", QueryTarget: "target container, judged",
 	QueryStopWait: "the filter waits as long for the answer", QueryRegistryRef: "registry: Docker Hub unless remote_fetch",
+	QueryBuildOutputs: "to the client needs ImageGet, a push ImagePush and remote_fetch",
 }
 
 func (j QueryJudge) String() string { return queryJudgeDescriptions[j] }

@@ -305,7 +305,7 @@ func TestMatch(t *testing.T) {
 
 func TestSensitiveNeverInGroups(t *testing.T) {
 	table := newTable(t)
-	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket", "ImageGet", "ImageGetAll", "SwarmInspect", "SwarmUnlockkey"} {
+	for _, op := range []string{"ContainerArchive", "ContainerArchiveInfo", "ContainerExport", "ContainerAttachWebsocket", "ImageGet", "ImageGetAll", "ImagePush", "PluginPush", "SwarmInspect", "SwarmUnlockkey"} {
 		r := table.Operation(op)
 		if r == nil {
 			t.Errorf("%s: not in the table", op)

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,15 +19,22 @@ import (
 )
 
 // CreateRules constrain ContainerCreate bodies. The zero value is the safe
-// set: no privileged mode, no host binds, no host namespaces, no added
-// capabilities, no devices, no weakened security options, no masked or
-// read-only path overrides, no sysctls, no cgroup parent, no other runtime,
-// no added groups, no volumes from other containers, any image, any user.
+// set: no privileged mode, no host binds (and those allowed read-only), no
+// host namespaces, no added capabilities, no devices, no weakened security
+// options, no masked or read-only path overrides, no sysctls, no cgroup
+// parent, no other runtime, no added groups, no volumes from other
+// containers, no swarm secrets or configs, any image, any user.
 // Each field loosens one thing, explicitly.
 type CreateRules struct {
 	Privileged     bool
 	BindSources    []string // host path prefixes a bind may come from
 	NoNamedVolumes bool     // refuse named volumes
+	// WritableBinds lets a container write to the host paths it binds.
+	// A container that writes inside a bind source can swap a directory
+	// there for a symbolic link, which the engine follows the next time
+	// it mounts it: containers with writable host binds may then have no
+	// restart policy, and services none at all.
+	WritableBinds  bool
 	HostNamespaces bool     // pid, ipc, uts, userns, cgroupns, network: host or container:<id>
 	CapAdd         []string // capabilities that may be added, without CAP_ ("ALL" for any)
 	Devices        bool     // devices, device cgroup rules, device requests
@@ -46,6 +54,11 @@ type CreateRules struct {
 	// RemoteFetch lets the engine fetch from URLs the caller names, on
 	// the host's network: a build's remote context, an import's source.
 	RemoteFetch bool
+
+	// Secrets and Configs name the swarm secrets and configs a service
+	// may mount: the task reads them, so the caller does.
+	Secrets []string
+	Configs []string
 
 	// PluginPrivileges lets PluginPull and PluginUpgrade grant a plugin
 	// the privileges it asks for (host network, mounts, devices,
@@ -228,15 +241,23 @@ func (r *CreateRules) judgeHostConfig(hc *container.HostConfig, j *judging) erro
 	if hc.Privileged && !r.Privileged {
 		return refuse("privileged containers are not allowed")
 	}
+	writable := ""
 	for _, b := range hc.Binds {
-		if err := r.judgeBind(b, j); err != nil {
+		w, err := r.judgeBind(b, j)
+		if err != nil {
 			return err
 		}
+		writable = cmp.Or(writable, w)
 	}
 	for _, m := range hc.Mounts {
-		if err := r.judgeMount(m, j); err != nil {
+		w, err := r.judgeMount(m, j)
+		if err != nil {
 			return err
 		}
+		writable = cmp.Or(writable, w)
+	}
+	if err := r.judgeWritableBind(writable, hc.RestartPolicy.Name); err != nil {
+		return err
 	}
 	if len(hc.VolumesFrom) > 0 && !r.VolumesFrom {
 		return refuse("volumes from other containers are not allowed")
@@ -378,59 +399,119 @@ func isPositiveID(s string) bool {
 	return strings.Trim(s, "0123456789") == ""
 }
 
-// judgeBind checks a "source:target[:options]" bind. A source starting
-// with "/" is a host path; anything else names a volume.
-func (r *CreateRules) judgeBind(b string, j *judging) error {
-	src, _, ok := strings.Cut(b, ":")
-	if !ok {
-		// An anonymous volume: just a container path.
+// judgeWritableBind refuses a writable host bind (writable names it; ""
+// for none) unless the profile allows them, and then a restart policy
+// with it: the engine mounts a container's binds again at every restart,
+// unseen, through whatever link the container swapped in meanwhile. A
+// start the filter sees is judged again.
+func (r *CreateRules) judgeWritableBind(writable string, restart container.RestartPolicyMode) error {
+	if writable == "" {
 		return nil
 	}
-	if strings.HasPrefix(src, "/") {
-		return r.judgeHostPath(src, j)
+	if !r.WritableBinds {
+		return refuse("%s is mounted writable: host binds must be read-only (\":ro\", or ReadOnly in a mount), since a container that writes inside a bind source can swap a directory there for a symbolic link that the engine follows at its next mount (create rule writable_binds)", writable)
 	}
-	return r.judgeNamedVolume(src, j)
+	switch restart {
+	case "", container.RestartPolicyDisabled:
+		return nil
+	}
+	return refuse("restart policy %q is not allowed with a writable host bind (%s): the engine would mount the binds again at each restart, unseen, through whatever link the container swapped in", restart, writable)
+}
+
+// judgeBind checks a "source:target[:options]" bind. A source starting
+// with "/" is a host path; anything else names a volume. It returns the
+// host path the bind makes writable, "" for none.
+func (r *CreateRules) judgeBind(b string, j *judging) (string, error) {
+	src, rest, ok := strings.Cut(b, ":")
+	if !ok {
+		// An anonymous volume: just a container path.
+		return "", nil
+	}
+	_, mode, _ := strings.Cut(rest, ":")
+	ro := readOnlyMode(mode)
+	if strings.HasPrefix(src, "/") {
+		if err := r.judgeHostPath(src, j); err != nil {
+			return "", err
+		}
+		return writableName("host path "+src, ro), nil
+	}
+	return r.judgeNamedVolume(src, ro, j)
+}
+
+// readOnlyMode reads a bind's options as the engine does: "ro" makes it
+// read-only, and the engine refuses "ro" with "rw".
+func readOnlyMode(mode string) bool {
+	opts := strings.Split(mode, ",")
+	return slices.Contains(opts, "ro") && !slices.Contains(opts, "rw")
+}
+
+func writableName(name string, readOnly bool) string {
+	if readOnly {
+		return ""
+	}
+	return name
 }
 
 // judgeNamedVolume judges a volume named by a mount by what it is: one
 // that exists mounts with the driver options it was created with, which
 // are judged as VolumeCreate judges them. One that does not exist yet is
-// created with the default driver and no options.
-func (r *CreateRules) judgeNamedVolume(name string, j *judging) error {
+// created with the default driver and no options. It returns the volume
+// when it binds a host path writable.
+func (r *CreateRules) judgeNamedVolume(name string, readOnly bool, j *judging) (string, error) {
 	if r.NoNamedVolumes {
-		return refuse("named volume %q is not allowed", name)
+		return "", refuse("named volume %q is not allowed", name)
 	}
 	if !isObjectRef(name) {
-		return refuse("volume name %q is not a name", name)
+		return "", refuse("volume name %q is not a name", name)
 	}
 	f, ok, err := j.fact(LookupVolume, name)
 	if err != nil || !ok {
-		return err
+		return "", err
 	}
 	if err := r.judgeVolumeDriver(f.Volume.Driver, f.Volume.Options, j); err != nil {
-		return fmt.Errorf("volume %s: %w", name, err)
+		return "", fmt.Errorf("volume %s: %w", name, err)
 	}
-	return nil
+	return r.volumeWritable(name, f.Volume.Options, readOnly), nil
 }
 
-func (r *CreateRules) judgeMount(m mount.Mount, j *judging) error {
+// volumeWritable names a volume whose options bind a host path that the
+// mount leaves writable, "" for any other.
+func (r *CreateRules) volumeWritable(name string, opts map[string]string, readOnly bool) string {
+	if opts["type"] != "none" || readOnly || slices.Contains(strings.Split(opts["o"], ","), "ro") {
+		return ""
+	}
+	return fmt.Sprintf("volume %s (device %s)", name, opts["device"])
+}
+
+// judgeMount checks one mount and returns what it binds writable of the
+// host, "" for nothing.
+func (r *CreateRules) judgeMount(m mount.Mount, j *judging) (string, error) {
+	// A non-recursive read-only bind leaves the mounts under it writable.
+	ro := m.ReadOnly && (m.BindOptions == nil || !m.BindOptions.ReadOnlyNonRecursive)
 	switch m.Type {
 	case mount.TypeBind:
-		return r.judgeHostPath(m.Source, j)
+		if err := r.judgeHostPath(m.Source, j); err != nil {
+			return "", err
+		}
+		return writableName("host path "+m.Source, ro), nil
 	case mount.TypeVolume:
+		writable := ""
 		if m.VolumeOptions != nil && m.VolumeOptions.DriverConfig != nil {
-			if err := r.judgeVolumeDriver(m.VolumeOptions.DriverConfig.Name, m.VolumeOptions.DriverConfig.Options, j); err != nil {
-				return err
+			dc := m.VolumeOptions.DriverConfig
+			if err := r.judgeVolumeDriver(dc.Name, dc.Options, j); err != nil {
+				return "", err
 			}
+			writable = r.volumeWritable(cmp.Or(m.Source, "(anonymous)"), dc.Options, ro)
 		}
 		if m.Source != "" {
-			return r.judgeNamedVolume(m.Source, j)
+			w, err := r.judgeNamedVolume(m.Source, ro, j)
+			return cmp.Or(writable, w), err
 		}
-		return nil
+		return writable, nil
 	case mount.TypeTmpfs:
-		return nil
+		return "", nil
 	}
-	return refuse("mount type %q is not allowed", m.Type)
+	return "", refuse("mount type %q is not allowed", m.Type)
 }
 
 // judgeVolumeDriver admits the local driver's options in two forms only:
@@ -528,13 +609,23 @@ func underAny(p string, prefixes []string) bool {
 	return false
 }
 
-// JudgeVolumeCreate applies the create rules' bind sources to a volume
-// whose driver options would bind a host path.
+// JudgeVolumeCreate applies the create rules' bind sources, and their
+// read-only binds, to a volume whose driver options would bind a host
+// path.
 func (r *CreateRules) JudgeVolumeCreate(req *volume.CreateRequest, j *judging) error {
 	if req.ClusterVolumeSpec != nil {
 		return refuse("cluster volumes are not allowed")
 	}
-	return r.judgeVolumeDriver(req.Driver, req.DriverOpts, j)
+	if err := r.judgeVolumeDriver(req.Driver, req.DriverOpts, j); err != nil {
+		return err
+	}
+	// A container create that names a volume not made yet is judged
+	// before the engine makes it: one the caller makes in between, with
+	// bind options, must not be a writable bind.
+	if w := r.volumeWritable(req.Name, req.DriverOpts, false); w != "" && !r.WritableBinds {
+		return refuse("%s would bind a host path writable: a bind volume must be read-only by its options (o=bind,ro) (create rule writable_binds)", w)
+	}
+	return nil
 }
 
 // JudgeExec checks a decoded exec create request.
@@ -591,6 +682,10 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, j *judging) error {
 	if tt.PluginSpec != nil || tt.Runtime == swarm.RuntimePlugin {
 		return refuse("plugin services are not allowed")
 	}
+	// Network attachment tasks name another container.
+	if tt.NetworkAttachmentSpec != nil || (tt.Runtime != "" && tt.Runtime != swarm.RuntimeContainer) {
+		return refuse("service runtime %q is not allowed: only containers", tt.Runtime)
+	}
 	// A service's task has no say in its cgroup namespace.
 	if err := r.judgeHostCgroupns(j, "a service cannot ask for a private one (host_namespaces allows it)"); err != nil {
 		return err
@@ -606,9 +701,18 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, j *judging) error {
 		return refuse("the service must run as a numeric non-root uid:gid with no-new-privileges (User is %q)", cs.User)
 	}
 	for _, m := range cs.Mounts {
-		if err := r.judgeMount(m, j); err != nil {
+		w, err := r.judgeMount(m, j)
+		if err != nil {
 			return err
 		}
+		// The swarm makes a new task whenever one ends, mounting it all
+		// again unseen: whatever writable_binds says.
+		if w != "" {
+			return refuse("%s is mounted writable: a service's host binds must be read-only, since the swarm mounts them again for every new task, unseen, through whatever link a task swapped in", w)
+		}
+	}
+	if err := r.judgeSwarmRefs(cs, j); err != nil {
+		return err
 	}
 	for _, c := range cs.CapabilityAdd {
 		if !r.capAllowed(c) {
@@ -648,6 +752,55 @@ func (r *CreateRules) JudgeService(spec *swarm.ServiceSpec, j *judging) error {
 	return nil
 }
 
+// judgeSwarmRefs judges the secrets and configs a service's tasks mount
+// by what the swarm holds under the ids they name: the swarm checks that
+// a reference's name is the object's, and the filter that the object is
+// one the profile lists.
+func (r *CreateRules) judgeSwarmRefs(cs *swarm.ContainerSpec, j *judging) error {
+	if p := cs.Privileges; p != nil && p.CredentialSpec != nil && *p.CredentialSpec != (swarm.CredentialSpec{}) {
+		return refuse("credential specs are not allowed")
+	}
+	for _, s := range cs.Secrets {
+		if s == nil {
+			continue
+		}
+		if err := judgeSwarmRef(j, LookupSecret, "secret", s.SecretID, s.SecretName, r.Secrets); err != nil {
+			return err
+		}
+	}
+	for _, c := range cs.Configs {
+		if c == nil {
+			continue
+		}
+		if err := judgeSwarmRef(j, LookupConfig, "config", c.ConfigID, c.ConfigName, r.Configs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func judgeSwarmRef(j *judging, kind LookupKind, what, id, name string, allowed []string) error {
+	if !slices.Contains(allowed, name) {
+		return refuse("%s %q is not one this profile may mount (create rule %ss: %v)", what, name, what, allowed)
+	}
+	if !isObjectRef(id) {
+		return refuse("%s id %q is not an id", what, id)
+	}
+	f, ok, err := j.fact(kind, id)
+	switch {
+	case err != nil:
+		return err
+	case f.Missing:
+		return refuse("%s %s not found", what, id)
+	case !ok:
+		return nil
+	}
+	if f.Swarm.ID != id || f.Swarm.Name != name {
+		return refuse("%s id %s names %s %q (id %s), not %q", what, id, what, f.Swarm.Name, f.Swarm.ID, name)
+	}
+	return nil
+}
+
 // Describe lists the create rules in force, for explain.
 func (r *CreateRules) Describe() string {
 	yesNo := func(b bool) string {
@@ -666,15 +819,15 @@ func (r *CreateRules) Describe() string {
 	if r.NonRootUser {
 		user = "non-root"
 	}
-	return fmt.Sprintf("privileged %s; bind sources: %s; named volumes %s; host namespaces %s; "+
+	return fmt.Sprintf("privileged %s; bind sources: %s; writable binds %s; named volumes %s; host namespaces %s; "+
 		"added capabilities: %s; devices %s; weakened security options %s; masked path overrides %s; "+
 		"sysctls %s; cgroup parent %s; runtimes: %s; added groups %s; volumes from %s; user: %s; images: %s; "+
-		"links %s; extra log drivers: %s; plugin privileges %s; remote fetch %s",
-		yesNo(r.Privileged), list(r.BindSources, "none"), yesNo(!r.NoNamedVolumes), yesNo(r.HostNamespaces),
+		"links %s; extra log drivers: %s; plugin privileges %s; remote fetch %s; secrets: %s; configs: %s",
+		yesNo(r.Privileged), list(r.BindSources, "none"), yesNo(r.WritableBinds), yesNo(!r.NoNamedVolumes), yesNo(r.HostNamespaces),
 		list(r.CapAdd, "none"), yesNo(r.Devices), yesNo(r.SecurityOpt), yesNo(r.MaskedPaths),
 		yesNo(r.Sysctls), yesNo(r.CgroupParent), list(r.Runtimes, "default only"), yesNo(r.GroupAdd),
 		yesNo(r.VolumesFrom), user, list(r.Images, "any"), yesNo(r.Links), list(r.LogDrivers, "none"),
-		yesNo(r.PluginPrivileges), yesNo(r.RemoteFetch))
+		yesNo(r.PluginPrivileges), yesNo(r.RemoteFetch), list(r.Secrets, "none"), list(r.Configs, "none"))
 }
 
 // Describe lists the exec rules in force, for explain.

@@ -75,7 +75,9 @@ type world struct {
 	execs      map[string]ExecFact              // by id
 	networks   map[string]NetworkFact           // by name or id
 	volumes    map[string]VolumeFact            // by name
-	cgroup     string                           // the engine's cgroup version; "2" when empty
+	secrets    map[string]SwarmObjectFact       // by id or name, as the engine's inspect finds them
+	configs    map[string]SwarmObjectFact
+	cgroup     string // the engine's cgroup version; "2" when empty
 }
 
 // fakeID is the full id the fake engine gives a container named name.
@@ -105,6 +107,14 @@ func (w *world) fact(l Lookup) Fact {
 	case LookupVolume:
 		if v, ok := w.volumes[l.Ref]; ok {
 			return Fact{Volume: &v}
+		}
+	case LookupSecret, LookupConfig:
+		objects := w.secrets
+		if l.Kind == LookupConfig {
+			objects = w.configs
+		}
+		if o, ok := objects[l.Ref]; ok {
+			return Fact{Swarm: &o}
 		}
 	case LookupEngine:
 		v := w.cgroup

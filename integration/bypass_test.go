@@ -82,8 +82,9 @@ clients:
 		{"unknown field", post(create(12), json, `{`+img+`,"HostConfig":{"Capabilities":["ALL"]}}`), 400, "unknown field"},
 		{"host bind", post(create(13), json, `{`+img+`,"HostConfig":{"Binds":["/:/host"]}}`), 403, "not under an allowed bind source"},
 		{"dot-dot out of the bind source", post(create(14), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/../../etc:/host"]}}`), 403, "not clean"},
-		{"symbolic link out of the bind source", post(create(15), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/link:/host"]}}`), 403, "resolves to /etc"},
-		{"dangling symbolic link in the bind source", post(create(26), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/dangling/x:/host"]}}`), 403, "does not exist"},
+		{"symbolic link out of the bind source", post(create(15), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/link:/host:ro"]}}`), 403, "resolves to /etc"},
+		{"dangling symbolic link in the bind source", post(create(26), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/dangling/x:/host:ro"]}}`), 403, "does not exist"},
+		{"writable bind of the bind source", post(create(50), json, `{`+img+`,"HostConfig":{"Binds":["`+allowed+`/job:/work"]}}`), 403, "writable_binds"},
 		{"overlay volume of host directories", post(create(27), json, `{`+img+`,"HostConfig":{"Mounts":[{"Type":"volume","Source":"`+prefix+`-ov","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"overlay","device":"overlay","o":"lowerdir=/etc"}}}}]}}`), 403, "volume type"},
 		{"host proc volume", post("/v1.41/volumes/create", json, `{"Name":"`+prefix+`-vol","DriverOpts":{"type":"proc","device":"proc"}}`), 403, "volume type"},
 		{"bind mount", post(create(16), json, `{`+img+`,"HostConfig":{"Mounts":[{"Type":"bind","Source":"/etc","Target":"/e"}]}}`), 403, "not under"},
@@ -118,7 +119,7 @@ clients:
 
 	// The one create that the rules allow, alone and pipelined ahead of a
 	// refused one on the same connection.
-	ok := `{` + img + `,"Cmd":["true"],"HostConfig":{"CgroupnsMode":"private","Binds":["` + allowed + `/job:/work"]}}`
+	ok := `{` + img + `,"Cmd":["true"],"HostConfig":{"CgroupnsMode":"private","Binds":["` + allowed + `/job:/work:ro"]}}`
 	bad := `{` + img + `,"HostConfig":{"Privileged":true}}`
 	conn := dial(t, f.sock)
 	io.WriteString(conn, post(create(100), json, ok)+post(create(101), json, bad))

@@ -145,6 +145,20 @@ func (e *Engine) answer(ctx context.Context, l filter.Lookup) filter.Fact {
 			f.Volume = &filter.VolumeFact{Driver: v.Driver, Options: v.Options}
 		}
 		return f
+	case filter.LookupSecret, filter.LookupConfig:
+		var o struct {
+			ID   string
+			Spec struct{ Name string }
+		}
+		kind := "/secrets/"
+		if l.Kind == filter.LookupConfig {
+			kind = "/configs/"
+		}
+		f := e.inspect(ctx, kind+url.PathEscape(l.Ref), &o)
+		if f.Err == nil && !f.Missing {
+			f.Swarm = &filter.SwarmObjectFact{ID: o.ID, Name: o.Spec.Name}
+		}
+		return f
 	case filter.LookupEngine:
 		var info struct{ CgroupVersion string }
 		f := e.inspect(ctx, "/info", &info)

@@ -140,7 +140,7 @@ func TestExplain(t *testing.T) {
 		{"unknown route", "", []string{"--uid", "1500", "GET", "/nothing"}, 1,
 			[]string{"operation: unknown route", "step:      route", "the Docker API has no such operation"}, nil},
 		{"body rules shown", "", []string{"--uid", "1500", "POST", "/containers/create"}, 1,
-			[]string{"operation: ContainerCreate", "rules:     body (container create): privileged refused; bind sources: none; named volumes allowed", "step:      grant"}, nil},
+			[]string{"operation: ContainerCreate", "rules:     body (container create): privileged refused; bind sources: none; writable binds refused; named volumes allowed", "step:      grant"}, nil},
 		{"no rules line for a plain read", "", []string{"--uid", "1500", "GET", "/containers/json"}, 0, nil, []string{"rules:"}},
 		{"create judged without lookups", deploy, []string{"--uid", "1", "--upstream", noEngine, "--body", private, "POST", "/v1.41/containers/create"}, 0,
 			[]string{"profile:   deploy", "rules:     body (container create)", "step:      allowed", "decision:  allow"}, []string{"looked up:"}},
