@@ -269,7 +269,7 @@ loop:
 				log.Info("shutting down", "signal", sig.String())
 				break loop
 			}
-			reload(f, source, lookup, p, upstreamPath, notifier, log)
+			reload(f, source, lookup, p, upstreamPath, lns, notifier, log)
 		case err := <-serveErr:
 			runErr = fmt.Errorf("serve: %w", err)
 			break loop
@@ -310,7 +310,7 @@ func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog
 
 // reload re-reads the policy; a policy that fails to load leaves the one in
 // force untouched.
-func reload(f *serveFlags, source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, upstream string, n *systemd.Notifier, log *slog.Logger) {
+func reload(f *serveFlags, source *policySource, lookup func(string) (string, bool), p *proxy.Proxy, upstream string, lns []*listener.Listener, n *systemd.Notifier, log *slog.Logger) {
 	if err := n.Reloading(); err != nil {
 		log.Warn("sd_notify RELOADING failed", "err", err)
 	}
@@ -327,6 +327,13 @@ func reload(f *serveFlags, source *policySource, lookup func(string) (string, bo
 		// takes a restart, which must not go unnoticed.
 		if want, err := f.upstreamFor(loaded); err == nil && want != upstream {
 			log.Warn("the policy's upstream changed: it applies at the next restart", "in_force", upstream, "policy", want)
+		}
+		// Sockets are opened at start: a binding to one not served yet
+		// takes a restart (or, with socket activation, a .socket unit).
+		for _, b := range loaded.policy.Sockets() {
+			if !hasSocket(lns, b) {
+				log.Warn("a bound socket the reload added is not served: it opens at the next restart", "binding", b.Rule)
+			}
 		}
 	}
 	if err := n.Ready(""); err != nil {
