@@ -225,10 +225,13 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 		var exec filter.ExecRules
 		var view filter.View
 		var base *filter.Preset
+		var learn filter.Learn
 		set := make(map[string]bool)
-		for _, pkv := range p.mapping(v, "profile "+name, "extends", "allow", "create", "exec", "redact", "visible_if_label") {
+		for _, pkv := range p.mapping(v, "profile "+name, "extends", "allow", "create", "exec", "redact", "visible_if_label", "learn") {
 			set[pkv[0].Value] = true
 			switch pkv[0].Value {
+			case "learn":
+				learn = p.learnMode(pkv[1], "profile "+name+" learn")
 			case "extends":
 				base = p.extends(pkv[1], name)
 			case "redact":
@@ -256,6 +259,7 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 		}
 		if base != nil {
 			if prof := p.extendPreset(base, name, entries, set, create, exec, view); prof != nil {
+				prof.Learn = learn
 				out = append(out, prof)
 			}
 			continue
@@ -265,7 +269,7 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 			// allowList already reported each bad entry with its line.
 			continue
 		}
-		prof.Create, prof.Exec, prof.View = create, exec, view
+		prof.Create, prof.Exec, prof.View, prof.Learn = create, exec, view, learn
 		out = append(out, prof)
 	}
 	return out
@@ -300,13 +304,15 @@ func (p *parser) clients(n *yaml.Node) []clientAt {
 	for i, e := range n.Content {
 		c := clientAt{client: filter.Client{Name: fmt.Sprintf("clients[%d]", i)}, node: e}
 		var matchers []string
-		for _, kv := range p.mapping(e, c.client.Name, "user", "group", "profile") {
+		for _, kv := range p.mapping(e, c.client.Name, "user", "group", "profile", "learn") {
 			k, v := kv[0], kv[1]
 			s, ok := p.scalar(v, c.client.Name+"."+k.Value)
 			if !ok {
 				continue
 			}
 			switch k.Value {
+			case "learn":
+				c.client.Learn = p.learnMode(v, c.client.Name+".learn")
 			case "user":
 				if id, ok := p.resolve(v, s, "user", p.res.LookupUser); ok {
 					c.client.UID = &id
@@ -466,6 +472,19 @@ func (p *parser) strings(n *yaml.Node, what string) []string {
 		}
 	}
 	return out
+}
+
+// learnMode reads allow, deny or off.
+func (p *parser) learnMode(n *yaml.Node, what string) filter.Learn {
+	s, ok := p.scalar(n, what)
+	if !ok {
+		return filter.LearnInherit
+	}
+	mode, err := filter.ParseLearn(s)
+	if err != nil {
+		p.errorf(n, "%s: %v", what, err)
+	}
+	return mode
 }
 
 // userRule reads "any" or "non-root".

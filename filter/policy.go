@@ -34,6 +34,9 @@ type Client struct {
 	UID     *uint32 // the peer's uid
 	GID     *uint32 // the peer's primary or a supplementary group
 	Profile string  // profile name, or NoProfile
+	// Learn is the entry's learn mode; LearnInherit leaves it to the
+	// profile's.
+	Learn Learn
 	// Name describes the entry for logs and messages, e.g. "clients[0]".
 	Name string
 }
@@ -60,6 +63,8 @@ type Policy struct {
 	// fallback is the profile for peers no client entry matches, or
 	// NoProfile.
 	fallback string
+	// learnListed and learnUnlisted are the daemon's learn modes (WithLearn).
+	learnListed, learnUnlisted Learn
 }
 
 // NewPolicy checks that every client names a defined profile (or
@@ -119,11 +124,18 @@ func (p *Policy) Lists(peer Peer) bool {
 // ProfileFor returns the profile for a peer (nil for NoProfile) and the
 // rule that chose it: the first matching client entry, else the default.
 func (p *Policy) ProfileFor(peer Peer) (*Profile, string) {
+	prof, rule, _ := p.match(peer)
+	return prof, rule
+}
+
+// match is ProfileFor with the client entry that matched, nil for the
+// default.
+func (p *Policy) match(peer Peer) (*Profile, string, *Client) {
 	for i := range p.clients {
 		c := &p.clients[i]
 		if c.matches(peer) {
-			return p.profiles[c.Profile], c.Name
+			return p.profiles[c.Profile], c.Name, c
 		}
 	}
-	return p.profiles[p.fallback], "default"
+	return p.profiles[p.fallback], "default", nil
 }
