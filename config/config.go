@@ -406,12 +406,8 @@ func createFields() []field[filter.CreateRules] {
 		{"bind_sources", func(p *parser, v *yaml.Node, what string, r *R) {
 			r.BindSources = p.strings(v, what)
 			for _, src := range r.BindSources {
-				if !strings.HasPrefix(src, "/") || src == "/" {
-					p.errorf(v, "%s: %q must be an absolute path other than /", what, src)
-				} else if path.Clean(src) != strings.TrimSuffix(src, "/") {
-					p.errorf(v, "%s: %q is not clean (\".\", \"..\" or \"//\")", what, src)
-				} else if under := sharedTree(src); under != "" {
-					p.errorf(v, "%s: %q is under %s, which the service sees privately or which others write: symbolic links there cannot be judged", what, src, under)
+				if err := CheckBindSource(src); err != nil {
+					p.errorf(v, "%s: %v", what, err)
 				}
 			}
 		}},
@@ -512,4 +508,19 @@ func sharedTree(src string) string {
 		}
 	}
 	return ""
+}
+
+// CheckBindSource says why a path cannot be a create rule's bind
+// source, or nil when it can.
+func CheckBindSource(src string) error {
+	switch {
+	case !strings.HasPrefix(src, "/") || src == "/":
+		return fmt.Errorf("%q must be an absolute path other than /", src)
+	case path.Clean(src) != strings.TrimSuffix(src, "/"):
+		return fmt.Errorf("%q is not clean (\".\", \"..\" or \"//\")", src)
+	}
+	if under := sharedTree(src); under != "" {
+		return fmt.Errorf("%q is under %s, which the service sees privately or which others write: symbolic links there cannot be judged", src, under)
+	}
+	return nil
 }

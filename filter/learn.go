@@ -181,3 +181,17 @@ func IsTighteningSecurityOpt(o string) bool { return isTighteningSecurityOpt(o) 
 func IsLocalLogDriver(driver string) bool {
 	return (&CreateRules{}).judgeLogDriver(driver) == nil
 }
+
+// DefaultRegistry reports a reference the rules read as Docker Hub's,
+// which needs no remote_fetch.
+func DefaultRegistry(ref string) bool { return defaultRegistry(ref) }
+
+// Covers reports whether the create rules' bind sources admit a host
+// path as written.
+func (r *CreateRules) Covers(hostPath string) bool { return underAny(hostPath, r.BindSources) }
+
+// AllowsCap reports whether the create rules admit adding a capability.
+func (r *CreateRules) AllowsCap(c string) bool { return r.capAllowed(c) }
+
+// AllowsImage reports whether the create rules admit an image.
+func (r *CreateRules) AllowsImage(image string) bool { return r.judgeImage(image) == nil }

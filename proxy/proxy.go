@@ -43,6 +43,10 @@ type Config struct {
 	// EngineTimeout bounds the wait for the engine's answer head to a
 	// request that is not a stream, and for each lookup.
 	EngineTimeout time.Duration
+	// Learn, when set, is given every decision made in learn mode,
+	// with the request as judged (its body, when read, and the facts
+	// looked up).
+	Learn func(filter.Caller, *filter.Request, *filter.Decision)
 }
 
 // DefaultMaxBody is the default cap on a judged request body.
@@ -55,6 +59,7 @@ type Proxy struct {
 	log       *slog.Logger
 	transport *http.Transport
 	engine    *Engine
+	learn     func(filter.Caller, *filter.Request, *filter.Decision)
 	dialer    net.Dialer
 	policy    atomic.Pointer[filter.Policy]
 	bufs      sync.Pool
@@ -100,7 +105,7 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 		cfg.EngineTimeout = DefaultEngineTimeout
 	}
 	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log,
-		bodyTimeout: cfg.BodyTimeout, engineTimeout: cfg.EngineTimeout}
+		bodyTimeout: cfg.BodyTimeout, engineTimeout: cfg.EngineTimeout, learn: cfg.Learn}
 	p.budget.max = cfg.MaxBodyMemory
 	p.reads.rcs = make(map[*http.ResponseController]struct{})
 	p.fresh.conns = make(map[net.Conn]struct{})
@@ -257,6 +262,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
 	})
 	defer bodyDone()
+	if p.learn != nil && d.Learning() {
+		p.learn(caller, &req, &d)
+	}
 	var status int
 	var err error
 	if d.Allowed() {
@@ -283,6 +291,8 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 	level, decision := slog.LevelInfo, "allow"
 	if !d.Allowed() {
 		level, decision = slog.LevelWarn, "deny"
+	} else if len(d.WouldDeny) > 0 {
+		level = slog.LevelWarn
 	}
 	if !p.log.Enabled(r.Context(), level) {
 		return
@@ -314,7 +324,7 @@ func (p *Proxy) auditForward(r *http.Request, d *filter.Decision) {
 }
 
 func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision, decision string) []slog.Attr {
-	return []slog.Attr{
+	attrs := []slog.Attr{
 		slog.Uint64("uid", uint64(peer.UID)),
 		slog.Uint64("gid", uint64(peer.GID)),
 		slog.Int64("pid", int64(peer.PID)),
@@ -326,6 +336,10 @@ func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision
 		slog.String("step", string(d.Step)),
 		slog.String("reason", d.Reason),
 	}
+	if len(d.WouldDeny) > 0 {
+		attrs = append(attrs, slog.String("would-deny", d.WouldDenyText()))
+	}
+	return attrs
 }
 
 // deny answers with the Docker-style JSON error the CLI prints as
