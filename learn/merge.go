@@ -127,7 +127,7 @@ func widenInPlace(pn *yaml.Node, prof *filter.Profile, n *need, who string) {
 	ops := missingOps(prof, n)
 	if len(ops) > 0 {
 		allow := child(pn, "allow", func() *yaml.Node { return &yaml.Node{Kind: yaml.SequenceNode} })
-		allow.Style = 0
+		toBlock(pn, "allow", allow)
 		for _, op := range slices.Sorted(maps.Keys(ops)) {
 			e := scalar(op)
 			e.LineComment = "added for " + who + ": " + opText(ops[op])
@@ -167,7 +167,7 @@ func replaceKeys(pn *yaml.Node, block string, rendered *yaml.Node, changed []str
 	if b.Kind != yaml.MappingNode {
 		return
 	}
-	b.Style = 0
+	toBlock(pn, block, b)
 	for _, key := range changed {
 		nv := lookup(rendered, key)
 		idx := -1
@@ -187,6 +187,20 @@ func replaceKeys(pn *yaml.Node, block string, rendered *yaml.Node, changed []str
 			k := scalar(key)
 			k.LineComment = comment
 			b.Content = append(b.Content, k, nv)
+		}
+	}
+}
+
+// toBlock writes a flow collection in block style, which can carry a
+// comment per entry; its own comment moves to its key.
+func toBlock(m *yaml.Node, key string, v *yaml.Node) {
+	if v.Style&yaml.FlowStyle == 0 {
+		return
+	}
+	v.Style = 0
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Value == key && v.LineComment != "" {
+			k.LineComment, v.LineComment = v.LineComment, ""
 		}
 	}
 }

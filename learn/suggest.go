@@ -304,11 +304,10 @@ func header(ns []*need, o SuggestOptions) string {
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func seenText(s Seen) string {
-	times := "times"
-	if s.Count == 1 {
-		times = "time"
+	if s.Count == 1 || s.First.Equal(s.Last) {
+		return fmt.Sprintf("%dx at %s", s.Count, stamp(s.Last))
 	}
-	return fmt.Sprintf("%d %s, first %s, last %s", s.Count, times, stamp(s.First), stamp(s.Last))
+	return fmt.Sprintf("%dx, first %s, last %s", s.Count, stamp(s.First), stamp(s.Last))
 }
 
 // profileName names a caller's profile after its user, else its uid.
