@@ -147,10 +147,10 @@ func TestSuggestRoundTrip(t *testing.T) {
 		uid uint32
 		c   call
 	}{
-		{1000, call{"GET", "/v1.47/info", ""}},                      // the other caller's
-		{1000, call{"DELETE", "/v1.47/containers/web", ""}},         // nobody's
-		{2000, call{"GET", "/v1.47/containers/json", ""}},           // the other caller's
-		{3000, call{"GET", "/_ping", ""}},                           // unlisted
+		{1000, call{"GET", "/v1.47/info", ""}},              // the other caller's
+		{1000, call{"DELETE", "/v1.47/containers/web", ""}}, // nobody's
+		{2000, call{"GET", "/v1.47/containers/json", ""}},   // the other caller's
+		{3000, call{"GET", "/_ping", ""}},                   // unlisted
 		{1000, call{"POST", "/v1.47/containers/create", `{"Image":"busybox:latest","User":"1000:1000","HostConfig":{"Binds":["/etc:/etc"],"SecurityOpt":["no-new-privileges"]}}`}},
 		{1000, call{"POST", "/v1.47/containers/create", `{"Image":"busybox:latest","HostConfig":{"SecurityOpt":["no-new-privileges"]}}`}}, // root
 	}
