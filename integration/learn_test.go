@@ -147,7 +147,7 @@ default: none
 	if recs.count(4403, "ContainerList") != 0 {
 		t.Error("an unlisted caller was recorded")
 	}
-	pings := recs.count(4401, "SystemPing")
+	pings := recs.count(4401, "SystemPingHead")
 	if pings == 0 || recs.count(4401, "ContainerCreate") == 0 || recs.count(4402, "ContainerExec") == 0 || recs.count(uint32(me), "ContainerInspect") == 0 {
 		t.Fatalf("records lack what was done:\n%s", data)
 	}
@@ -165,8 +165,8 @@ default: none
 		t.Fatalf("filter exit: %v", err)
 	}
 	again, data := readRecords(t, state)
-	if got := again.count(4401, "SystemPing"); got < pings+2 {
-		t.Errorf("SystemPing counted %d after a restart and a reload, want at least %d", got, pings+2)
+	if got := again.count(4401, "SystemPingHead"); got < pings+2 {
+		t.Errorf("SystemPingHead counted %d after a restart and a reload, want at least %d", got, pings+2)
 	}
 	if again.count(4402, "NetworkList") == 0 {
 		t.Error("records of before the restart were lost")

@@ -58,16 +58,21 @@ const (
 
 // requestFacts lists what the rules would have to allow for the request:
 // read from its body, its query and the facts its decision looked up.
-func requestFacts(req *filter.Request, d *filter.Decision) []string {
+// engineV1 tells whether the engine runs on cgroup v1, where its default
+// cgroup namespace is the host's; asked only when the request's own
+// lookups did not find out (a rule refused first), nil when unknown.
+func requestFacts(req *filter.Request, d *filter.Decision, engineV1 func() bool) []string {
 	var out []string
 	add := func(f string) {
 		if len(out) < maxFactsPerReq && !slices.Contains(out, f) && clean(f) {
 			out = append(out, f)
 		}
 	}
-	cgroupV1 := false
-	if f, ok := req.Facts[filter.Lookup{Kind: filter.LookupEngine}]; ok && f.Engine != nil {
-		cgroupV1 = f.Engine.CgroupVersion != "2"
+	cgroupV1 := func() bool {
+		if f, ok := req.Facts[filter.Lookup{Kind: filter.LookupEngine}]; ok && f.Engine != nil {
+			return f.Engine.CgroupVersion != "2"
+		}
+		return engineV1 != nil && engineV1()
 	}
 	if req.Body != nil && !req.BodyTooLarge {
 		bodyFacts(d.Route.Body, req.Body, cgroupV1, add)
@@ -99,7 +104,7 @@ func clean(f string) bool {
 	return strings.IndexFunc(f, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0
 }
 
-func bodyFacts(kind filter.BodyKind, data []byte, cgroupV1 bool, add func(string)) {
+func bodyFacts(kind filter.BodyKind, data []byte, cgroupV1 func() bool, add func(string)) {
 	switch kind {
 	case filter.BodyContainerCreate:
 		var req struct {
@@ -121,7 +126,7 @@ func bodyFacts(kind filter.BodyKind, data []byte, cgroupV1 bool, add func(string
 			add(factUserRoot)
 		}
 		hostFacts(hc, false, add)
-		if hc.CgroupnsMode == "" && cgroupV1 {
+		if hc.CgroupnsMode == "" && cgroupV1() {
 			add(factHostNamespaces)
 		}
 		if req.NetworkingConfig != nil {
@@ -275,8 +280,8 @@ func execFacts(privileged bool, user string, cmd []string, env bool, add func(st
 	}
 }
 
-func serviceFacts(spec *swarm.ServiceSpec, cgroupV1 bool, add func(string)) {
-	if cgroupV1 {
+func serviceFacts(spec *swarm.ServiceSpec, cgroupV1 func() bool, add func(string)) {
+	if cgroupV1() {
 		add(factHostNamespaces)
 	}
 	tt := spec.TaskTemplate
@@ -324,7 +329,7 @@ func serviceFacts(spec *swarm.ServiceSpec, cgroupV1 bool, add func(string)) {
 
 // queryFacts lists what the query's judged parameters (and a reference
 // in the path) would need.
-func queryFacts(d *filter.Decision, rawQuery string, cgroupV1 bool, add func(string)) {
+func queryFacts(d *filter.Decision, rawQuery string, cgroupV1 func() bool, add func(string)) {
 	route := d.Route
 	if route.PathRef {
 		if ref := route.Param(d.Target.Segments); ref != "" && !filter.DefaultRegistry(ref) {
@@ -355,7 +360,7 @@ func queryFacts(d *filter.Decision, rawQuery string, cgroupV1 bool, add func(str
 		case filter.QueryBuilderVersion:
 			if v == "" || v == "1" {
 				add(factRemoteFetch)
-				if cgroupV1 {
+				if cgroupV1() {
 					add(factHostNamespaces)
 				}
 			}

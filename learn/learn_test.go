@@ -236,7 +236,7 @@ func TestRequestFacts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, d := settle(t, p, caller(1), tt.c)
-			got := requestFacts(req, &d)
+			got := requestFacts(req, &d, nil)
 			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
 				t.Errorf("facts %q, want %q (decision %s: %s)", got, tt.want, d.Step, d.Reason)
 			}

@@ -126,13 +126,14 @@ func callerKey(c filter.Caller) string {
 // Recorder keeps the records in memory and saves them to a Store. It is
 // safe for concurrent use.
 type Recorder struct {
-	mu      sync.Mutex
-	state   State
-	byKey   map[string]*Caller
-	dirty   bool
-	now     func() time.Time
-	resolve func(string) (string, error)
-	user    func(uid uint32) string
+	mu       sync.Mutex
+	state    State
+	byKey    map[string]*Caller
+	dirty    bool
+	now      func() time.Time
+	resolve  func(string) (string, error)
+	user     func(uid uint32) string
+	engineV1 func() bool
 }
 
 // Options configure a Recorder's access to the host.
@@ -144,11 +145,14 @@ type Options struct {
 	ResolveHostPath func(string) (string, error)
 	// UserName names a uid, "" when it has no name.
 	UserName func(uid uint32) string
+	// EngineCgroupV1 reports an engine on cgroup v1, whose default
+	// cgroup namespace is the host's.
+	EngineCgroupV1 func() bool
 }
 
 // NewRecorder starts from the records in state (nil for none).
 func NewRecorder(state *State, o Options) *Recorder {
-	r := &Recorder{byKey: make(map[string]*Caller), now: o.Now, resolve: o.ResolveHostPath, user: o.UserName}
+	r := &Recorder{byKey: make(map[string]*Caller), now: o.Now, resolve: o.ResolveHostPath, user: o.UserName, engineV1: o.EngineCgroupV1}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -178,7 +182,7 @@ func (r *Recorder) Record(c filter.Caller, req *filter.Request, d *filter.Decisi
 	if d.Route == nil || !c.Known {
 		return
 	}
-	facts := requestFacts(req, d)
+	facts := requestFacts(req, d, r.engineV1)
 	key := callerKey(c)
 	now := r.now().UTC()
 	r.mu.Lock()

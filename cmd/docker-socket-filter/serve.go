@@ -249,7 +249,7 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	activated := len(passed) > 0
-	records := openRecords(f.stateDir, log)
+	records := openRecords(f.stateDir, &engineCgroup{engine: proxy.NewEngine(proxy.UnixTransport(upstreamPath, 1), upstreamPath, f.engineTimeout)}, log)
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	flushed := make(chan struct{})
 	go func() {
@@ -333,8 +333,8 @@ loop:
 // openRecords reads the learn records kept in dir, so that learning
 // goes on across restarts. Records that cannot be read are set aside
 // (renamed), not lost, and learning starts afresh.
-func openRecords(dir string, log *slog.Logger) *learn.Recorder {
-	opts := learn.Options{ResolveHostPath: proxy.ResolveHostPath, UserName: userName}
+func openRecords(dir string, engine *engineCgroup, log *slog.Logger) *learn.Recorder {
+	opts := learn.Options{ResolveHostPath: proxy.ResolveHostPath, UserName: userName, EngineCgroupV1: engine.v1}
 	state, err := learn.Load(dir)
 	if err != nil {
 		aside := filepath.Join(dir, learn.StateFile+".unreadable")
@@ -345,6 +345,27 @@ func openRecords(dir string, log *slog.Logger) *learn.Recorder {
 		state = nil
 	}
 	return learn.NewRecorder(state, opts)
+}
+
+// engineCgroup asks the engine its cgroup version once it answers.
+type engineCgroup struct {
+	engine  *proxy.Engine
+	mu      sync.Mutex
+	version string
+}
+
+func (e *engineCgroup) v1() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.version == "" {
+		l := filter.Lookup{Kind: filter.LookupEngine}
+		facts := filter.Facts{}
+		e.engine.Answer(context.Background(), []filter.Lookup{l}, facts)
+		if f := facts[l]; f.Engine != nil {
+			e.version = f.Engine.CgroupVersion
+		}
+	}
+	return e.version != "" && e.version != "2"
 }
 
 // userName is a uid's name in the user database, "" when it has none.
