@@ -25,6 +25,9 @@ import (
 const (
 	factPrivileged     = "privileged"
 	factHostNamespaces = "host_namespaces"
+	// factHostCgroupns is a container left in the engine's default
+	// cgroup namespace, which on a cgroup v1 host is the host's.
+	factHostCgroupns = "host_namespaces:engine-default-cgroupns"
 	factNamedVolumes   = "named_volumes"
 	factDevices        = "devices"
 	factSecurityOpt    = "security_opt"
@@ -127,7 +130,7 @@ func bodyFacts(kind filter.BodyKind, data []byte, cgroupV1 func() bool, add func
 		}
 		hostFacts(hc, false, add)
 		if hc.CgroupnsMode == "" && cgroupV1() {
-			add(factHostNamespaces)
+			add(factHostCgroupns)
 		}
 		if req.NetworkingConfig != nil {
 			if _, ok := req.NetworkingConfig.EndpointsConfig["host"]; ok {
@@ -282,7 +285,7 @@ func execFacts(privileged bool, user string, cmd []string, env bool, add func(st
 
 func serviceFacts(spec *swarm.ServiceSpec, cgroupV1 func() bool, add func(string)) {
 	if cgroupV1() {
-		add(factHostNamespaces)
+		add(factHostCgroupns)
 	}
 	tt := spec.TaskTemplate
 	cs := tt.ContainerSpec
@@ -361,7 +364,7 @@ func queryFacts(d *filter.Decision, rawQuery string, cgroupV1 func() bool, add f
 			if v == "" || v == "1" {
 				add(factRemoteFetch)
 				if cgroupV1() {
-					add(factHostNamespaces)
+					add(factHostCgroupns)
 				}
 			}
 		case filter.QueryRegistryRef:

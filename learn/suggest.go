@@ -113,6 +113,9 @@ func widenCreate(r *filter.CreateRules, n *need) (changed []string, notes []note
 			set(f.fact, f.b, true)
 		}
 	}
+	if n.has(factHostCgroupns) {
+		set(factHostNamespaces, &r.HostNamespaces, true)
+	}
 	if n.has(factNamedVolumes) {
 		set(factNamedVolumes, &r.NoNamedVolumes, false)
 	}
@@ -453,7 +456,16 @@ func createNode(r filter.CreateRules, n *need) *yaml.Node {
 	if r.NoNamedVolumes {
 		addPair(m, "named_volumes", boolNode(false), "no named volume was used")
 	}
-	flag("host_namespaces", factHostNamespaces, r.HostNamespaces)
+	if r.HostNamespaces {
+		why := factText(n, factHostNamespaces)
+		if s := factText(n, factHostCgroupns); s != "" {
+			if why != "" {
+				why += "; "
+			}
+			why += "the engine's default cgroup namespace, the host's on this cgroup v1 host: " + s
+		}
+		addPair(m, "host_namespaces", boolNode(true), why)
+	}
 	if len(r.CapAdd) > 0 {
 		addPair(m, "cap_add", listNode(r.CapAdd, n, factCap), "")
 	}
