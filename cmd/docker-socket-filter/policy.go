@@ -214,8 +214,12 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	for _, w := range d.WouldDeny {
 		fmt.Fprintf(stdout, "would deny: at %s (%d): %s\n", w.Step, w.Status, w.Reason)
 	}
-	if d.Allowed() {
+	if d.Allowed() && len(d.WouldDeny) > 0 {
+		fmt.Fprintf(stdout, "decision:  allow, by learn mode: the policy in force would deny it\n")
+	} else if d.Allowed() {
 		fmt.Fprintf(stdout, "decision:  allow: profile %s (%s) allows %s\n", d.ProfileName(), d.Rule, d.Operation())
+	}
+	if d.Allowed() {
 		if forwarded := d.Path + query(d.RawQuery); forwarded != target {
 			fmt.Fprintf(stdout, "forwards:  %s\n", forwarded)
 		}
