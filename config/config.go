@@ -239,10 +239,13 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 		var exec filter.ExecRules
 		var view filter.View
 		var base *filter.Preset
+		var learn filter.Learn
 		set := make(map[string]bool)
-		for _, pkv := range p.mapping(v, "profile "+name, "extends", "allow", "create", "exec", "redact", "visible_if_label") {
+		for _, pkv := range p.mapping(v, "profile "+name, "extends", "allow", "create", "exec", "redact", "visible_if_label", "learn") {
 			set[pkv[0].Value] = true
 			switch pkv[0].Value {
+			case "learn":
+				learn = p.learnMode(pkv[1], "profile "+name+" learn")
 			case "extends":
 				base = p.extends(pkv[1], name)
 			case "redact":
@@ -270,6 +273,7 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 		}
 		if base != nil {
 			if prof := p.extendPreset(base, name, entries, set, create, exec, view); prof != nil {
+				prof.Learn = learn
 				out = append(out, prof)
 			}
 			continue
@@ -279,7 +283,7 @@ func (p *parser) profiles(n *yaml.Node) []*filter.Profile {
 			// allowList already reported each bad entry with its line.
 			continue
 		}
-		prof.Create, prof.Exec, prof.View = create, exec, view
+		prof.Create, prof.Exec, prof.View, prof.Learn = create, exec, view, learn
 		out = append(out, prof)
 	}
 	return out
@@ -314,7 +318,7 @@ func (p *parser) clients(n *yaml.Node) []clientAt {
 	for i, e := range n.Content {
 		c := clientAt{client: filter.Client{Name: fmt.Sprintf("clients[%d]", i)}, node: e}
 		var matchers []string
-		for _, kv := range p.mapping(e, c.client.Name, "user", "group", "container", "in_container", "profile") {
+		for _, kv := range p.mapping(e, c.client.Name, "user", "group", "container", "in_container", "profile", "learn") {
 			k, v := kv[0], kv[1]
 			switch k.Value {
 			case "container":
@@ -332,6 +336,8 @@ func (p *parser) clients(n *yaml.Node) []clientAt {
 				continue
 			}
 			switch k.Value {
+			case "learn":
+				c.client.Learn = p.learnMode(v, c.client.Name+".learn")
 			case "user":
 				if id, ok := p.resolve(v, s, "user", p.res.LookupUser); ok {
 					c.client.UID = &id
@@ -432,12 +438,8 @@ func createFields() []field[filter.CreateRules] {
 		{"bind_sources", func(p *parser, v *yaml.Node, what string, r *R) {
 			r.BindSources = p.strings(v, what)
 			for _, src := range r.BindSources {
-				if !strings.HasPrefix(src, "/") || src == "/" {
-					p.errorf(v, "%s: %q must be an absolute path other than /", what, src)
-				} else if path.Clean(src) != strings.TrimSuffix(src, "/") {
-					p.errorf(v, "%s: %q is not clean (\".\", \"..\" or \"//\")", what, src)
-				} else if under := sharedTree(src); under != "" {
-					p.errorf(v, "%s: %q is under %s, which the service sees privately or which others write: symbolic links there cannot be judged", what, src, under)
+				if err := CheckBindSource(src); err != nil {
+					p.errorf(v, "%s: %v", what, err)
 				}
 			}
 		}},
@@ -503,6 +505,19 @@ func (p *parser) strings(n *yaml.Node, what string) []string {
 	return out
 }
 
+// learnMode reads allow, deny or off.
+func (p *parser) learnMode(n *yaml.Node, what string) filter.Learn {
+	s, ok := p.scalar(n, what)
+	if !ok {
+		return filter.LearnInherit
+	}
+	mode, err := filter.ParseLearn(s)
+	if err != nil {
+		p.errorf(n, "%s: %v", what, err)
+	}
+	return mode
+}
+
 // userRule reads "any" or "non-root".
 func (p *parser) userRule(n *yaml.Node, what string) bool {
 	s, _ := p.scalar(n, what)
@@ -528,4 +543,19 @@ func sharedTree(src string) string {
 		}
 	}
 	return ""
+}
+
+// CheckBindSource says why a path cannot be a create rule's bind
+// source, or nil when it can.
+func CheckBindSource(src string) error {
+	switch {
+	case !strings.HasPrefix(src, "/") || src == "/":
+		return fmt.Errorf("%q must be an absolute path other than /", src)
+	case path.Clean(src) != strings.TrimSuffix(src, "/"):
+		return fmt.Errorf("%q is not clean (\".\", \"..\" or \"//\")", src)
+	}
+	if under := sharedTree(src); under != "" {
+		return fmt.Errorf("%q is under %s, which the service sees privately or which others write: symbolic links there cannot be judged", src, under)
+	}
+	return nil
 }

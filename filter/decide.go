@@ -95,6 +95,12 @@ type Decision struct {
 	// answers (a stop's t), on top of the usual; -1 for as long as it
 	// takes.
 	Wait time.Duration
+
+	// Learn is the caller's learn mode (LearnOff when enforced), and
+	// WouldDeny what the policy in force would have refused, in the
+	// order judging met it: set only in learn mode.
+	Learn     Learn
+	WouldDeny []Refusal
 }
 
 // Listed reports a caller that a client entry of the policy names with a
@@ -147,13 +153,30 @@ func (d *Decision) refuse(step Step, err error) Decision {
 // Decide judges one request for a caller. It is pure: whatever it needs
 // to know beyond the request it asks for (the body, lookups) in a Pending
 // decision, and the same request, completed, is decided again. serve and
-// explain both run exactly this.
+// explain both run exactly this. A learning caller's denial is then
+// decided by its learn mode (see Learn).
 func (p *Policy) Decide(c Caller, r *Request) Decision {
+	d := p.decide(c, r, false)
+	if d.Learn != LearnOff && d.Verdict == Deny && learnable(&d) {
+		return p.learn(c, r, d)
+	}
+	return d
+}
+
+// decide judges a request as the policy in force does; ignoreGrant
+// judges it as if the profile granted the operation (a caller without a
+// profile is judged by the safe rules), for learn mode.
+func (p *Policy) decide(c Caller, r *Request, ignoreGrant bool) Decision {
 	d := Decision{Rule: "listener", Status: http.StatusForbidden}
 	if !c.Known {
 		return d.deny(StepCaller, http.StatusForbidden, "peer credentials unknown")
 	}
-	d.Profile, d.Rule = p.ProfileFor(c)
+	var client *Client
+	d.Profile, d.Rule, client = p.match(c)
+	d.Learn = p.learnFor(client, d.Profile)
+	if ignoreGrant && d.Profile == nil {
+		d.Profile = &Profile{Name: NoProfile}
+	}
 	target, err := ParsePath(r.EscapedPath)
 	if err != nil {
 		return d.deny(StepPath, http.StatusBadRequest, err.Error())
@@ -166,7 +189,7 @@ func (p *Policy) Decide(c Caller, r *Request) Decision {
 		return d.deny(StepRoute, http.StatusForbidden, "the Docker API has no such operation")
 	case d.Profile == nil:
 		return d.deny(StepCaller, http.StatusForbidden, fmt.Sprintf("%s gives no profile (%s)", d.Rule, NoProfile))
-	case !d.Profile.Allows(d.Route.Operation):
+	case !ignoreGrant && !d.Profile.Allows(d.Route.Operation):
 		return d.deny(StepGrant, http.StatusForbidden, fmt.Sprintf("profile %s (%s) does not allow %s", d.Profile.Name, d.Rule, d.Route.Operation))
 	}
 	if reason := framing(d.Route, r); reason != "" {

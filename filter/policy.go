@@ -47,6 +47,9 @@ type Client struct {
 	// match peers in containers too, whose root may take any uid.
 	InContainer bool
 	Profile     string // profile name, or NoProfile
+	// Learn is the entry's learn mode; LearnInherit leaves it to the
+	// profile's.
+	Learn Learn
 	// Name describes the entry for logs and messages, e.g. "clients[0]".
 	Name string
 }
@@ -78,6 +81,8 @@ type Policy struct {
 	// fallback is the profile for peers no client entry matches, or
 	// NoProfile.
 	fallback string
+	// learnListed and learnUnlisted are the daemon's learn modes (WithLearn).
+	learnListed, learnUnlisted Learn
 }
 
 // NewPolicy checks that every client names a defined profile (or
@@ -138,14 +143,21 @@ func (p *Policy) Lists(caller Caller) bool {
 // rule that chose it: the socket's binding, else the first matching client
 // entry, else the default.
 func (p *Policy) ProfileFor(caller Caller) (*Profile, string) {
+	prof, rule, _ := p.match(caller)
+	return prof, rule
+}
+
+// match is ProfileFor with the client entry that matched, nil for a
+// socket's binding or the default.
+func (p *Policy) match(caller Caller) (*Profile, string, *Client) {
 	if b := p.boundSocket(caller.Socket); b != nil {
-		return p.profiles[b.Profile], b.Rule
+		return p.profiles[b.Profile], b.Rule, nil
 	}
 	for i := range p.clients {
 		c := &p.clients[i]
 		if c.matches(&caller) {
-			return p.profiles[c.Profile], c.Name
+			return p.profiles[c.Profile], c.Name, c
 		}
 	}
-	return p.profiles[p.fallback], "default"
+	return p.profiles[p.fallback], "default", nil
 }

@@ -19,6 +19,9 @@ type Profile struct {
 	// Preset is the built-in profile this one is or extends
 	// ("preset/traefik"), or "".
 	Preset string
+	// Learn is the profile's learn mode; LearnInherit leaves it to the
+	// daemon's.
+	Learn Learn
 }
 
 // Allows reports whether the profile grants an operation.

@@ -233,3 +233,8 @@ func resolveHostPath(p string) (string, error) {
 		cur = parent
 	}
 }
+
+// ResolveHostPath resolves a host path as the lookups do, for the learn
+// records: the bind sources a policy needs are the path as written and
+// as the kernel will meet it.
+func ResolveHostPath(p string) (string, error) { return resolveHostPath(p) }

@@ -46,6 +46,10 @@ type Config struct {
 	// Identity names the containers peers run in; nil names none, and
 	// takes every peer for a host process.
 	Identity *peerid.Resolver
+	// Learn, when set, is given every decision made in learn mode,
+	// with the request as judged (its body, when read, and the facts
+	// looked up).
+	Learn func(filter.Caller, *filter.Request, *filter.Decision)
 }
 
 // DefaultMaxBody is the default cap on a judged request body.
@@ -59,6 +63,7 @@ type Proxy struct {
 	transport *http.Transport
 	engine    *Engine
 	identity  *peerid.Resolver
+	learn     func(filter.Caller, *filter.Request, *filter.Decision)
 	dialer    net.Dialer
 	policy    atomic.Pointer[filter.Policy]
 	bufs      sync.Pool
@@ -104,7 +109,7 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 		cfg.EngineTimeout = DefaultEngineTimeout
 	}
 	p := &Proxy{upstream: cfg.Upstream, maxBody: cfg.MaxBody, log: cfg.Log,
-		bodyTimeout: cfg.BodyTimeout, engineTimeout: cfg.EngineTimeout, identity: cfg.Identity}
+		bodyTimeout: cfg.BodyTimeout, engineTimeout: cfg.EngineTimeout, identity: cfg.Identity, learn: cfg.Learn}
 	p.budget.max = cfg.MaxBodyMemory
 	p.reads.rcs = make(map[*http.ResponseController]struct{})
 	p.fresh.conns = make(map[net.Conn]struct{})
@@ -256,6 +261,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return io.ReadAll(io.LimitReader(r.Body, p.maxBody+1))
 	})
 	defer bodyDone()
+	if p.learn != nil && d.Learning() {
+		p.learn(caller, &req, &d)
+	}
 	var status int
 	var err error
 	if d.Allowed() {
@@ -282,6 +290,8 @@ func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, sta
 	level, decision := slog.LevelInfo, "allow"
 	if !d.Allowed() {
 		level, decision = slog.LevelWarn, "deny"
+	} else if len(d.WouldDeny) > 0 {
+		level = slog.LevelWarn
 	}
 	if !p.log.Enabled(r.Context(), level) {
 		return
@@ -323,6 +333,9 @@ func (p *Proxy) auditAttrs(r *http.Request, c *filter.Caller, d *filter.Decision
 		slog.String("decision", decision),
 		slog.String("step", string(d.Step)),
 		slog.String("reason", d.Reason),
+	}
+	if len(d.WouldDeny) > 0 {
+		attrs = append(attrs, slog.String("would-deny", d.WouldDenyText()))
 	}
 	return callerAttrs(attrs, c)
 }

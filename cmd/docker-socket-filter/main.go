@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -24,6 +25,7 @@ commands:
   explain   tell whether a peer's request would be allowed, and why
   inventory print every operation with the inputs the engine reads and how each is judged
   presets   list the built-in profiles (preset/NAME); with a NAME, what it grants
+  suggest   print the policy the learn records call for (--merge: fold it into a policy)
   version   print the version
 
 Run 'docker-socket-filter COMMAND -h' for a command's flags.
@@ -52,6 +54,8 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 		return inventory(stdout, stderr)
 	case "presets":
 		return presets(args, stdout, stderr)
+	case "suggest":
+		return suggest(args, lookup, time.Now, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "docker-socket-filter %s\n", version)
 		return exitOK

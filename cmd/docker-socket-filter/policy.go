@@ -132,11 +132,23 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	contentType := fs.String("content-type", "application/json", "the body's Content-Type")
 	upstream := fs.String("upstream", "", "engine socket `URL` for the lookups a decision needs (default: the policy's, else unix:///var/run/docker.sock)")
 	maxBody := fs.Int64("max-body", proxy.DefaultMaxBody, "largest body judged, as serve's --max-body")
+	learnFlag := fs.String("learn", "", "decide as serve --learn does: allow or deny")
+	learnDefault := fs.String("learn-default", "", "decide as serve --learn-default does: allow or deny")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if *uid == "" && (*containerRef != "" || *socket != "") {
 		*uid = "0"
+	}
+	listed, err := parseLearnFlag("--learn", *learnFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "docker-socket-filter: %v\n", err)
+		return exitUsage
+	}
+	unlisted, err := parseLearnFlag("--learn-default", *learnDefault)
+	if err != nil {
+		fmt.Fprintf(stderr, "docker-socket-filter: %v\n", err)
+		return exitUsage
 	}
 	if fs.NArg() != 2 || *uid == "" {
 		fs.Usage()
@@ -187,7 +199,7 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		caller.Container, caller.Contained = c, true
 	}
 	engine := proxy.NewEngine(proxy.UnixTransport(enginePath, 1), enginePath, proxy.DefaultEngineTimeout)
-	d := engine.Settle(context.Background(), lp.policy, caller, &req, func(*filter.Decision) ([]byte, error) {
+	d := engine.Settle(context.Background(), lp.policy.WithLearn(listed, unlisted), caller, &req, func(*filter.Decision) ([]byte, error) {
 		if int64(len(body)) > *maxBody {
 			return body[:*maxBody+1], nil
 		}
@@ -218,8 +230,18 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	}
 	fmt.Fprintf(stdout, "step:      %s\n", d.Step)
 	fmt.Fprintf(stdout, "reason:    %s\n", d.Reason)
-	if d.Allowed() {
+	if d.Learning() {
+		fmt.Fprintf(stdout, "learn:     %s (recorded)\n", d.Learn)
+	}
+	for _, w := range d.WouldDeny {
+		fmt.Fprintf(stdout, "would deny: at %s (%d): %s\n", w.Step, w.Status, w.Reason)
+	}
+	if d.Allowed() && len(d.WouldDeny) > 0 {
+		fmt.Fprintf(stdout, "decision:  allow, by learn mode: the policy in force would deny it\n")
+	} else if d.Allowed() {
 		fmt.Fprintf(stdout, "decision:  allow: profile %s (%s) allows %s\n", d.ProfileName(), d.Rule, d.Operation())
+	}
+	if d.Allowed() {
 		if forwarded := d.Path + query(d.RawQuery); forwarded != target {
 			fmt.Fprintf(stdout, "forwards:  %s\n", forwarded)
 		}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,8 @@ import (
 	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/config"
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/learn"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 	"github.com/docker-socket-filter/docker-socket-filter/systemd"
@@ -41,6 +45,10 @@ type serveFlags struct {
 	maxConnsPerUID  int
 	maxConns        int
 	reserveConns    int
+	learn           filter.Learn
+	learnUnlisted   filter.Learn
+	stateDir        string
+	stateFlush      time.Duration
 }
 
 func parseServeFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) (*serveFlags, error) {
@@ -67,8 +75,23 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	fs.DurationVar(&f.engineTimeout, "engine-timeout", proxy.DefaultEngineTimeout, "how long the engine may take to begin answering a request that is not a stream, or a lookup")
 	fs.Int64Var(&f.maxBody, "max-body", proxy.DefaultMaxBody, "largest request body read whole to be judged (bytes); larger ones get 413")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
+	var learnMode, learnDefault string
+	fs.StringVar(&learnMode, "learn", "", "learn mode for every caller with a profile: allow (forward what the policy would deny) or deny (observe only); profiles and client entries may set their own")
+	fs.StringVar(&learnDefault, "learn-default", "", "learn mode for callers whose profile is none: allow or deny; without it they stay denied, unrecorded")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(lookup), "`directory` of the learn records (STATE_DIRECTORY also sets it)")
+	fs.DurationVar(&f.stateFlush, "state-flush", 30*time.Second, "how often the learn records are saved, besides at reload and shutdown")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	var err error
+	if f.learn, err = parseLearnFlag("--learn", learnMode); err != nil {
+		return nil, err
+	}
+	if f.learnUnlisted, err = parseLearnFlag("--learn-default", learnDefault); err != nil {
+		return nil, err
+	}
+	if f.stateFlush <= 0 {
+		return nil, fmt.Errorf("--state-flush %s: want a positive duration", f.stateFlush)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -79,6 +102,33 @@ func parseServeFlags(args []string, lookup func(string) (string, bool), stderr i
 	f.policyExplicit = isSet(fs, "policy")
 	f.upstreamFlagSet = isSet(fs, "upstream")
 	return f, nil
+}
+
+// parseLearnFlag reads a learn flag: "" for none, allow or deny.
+func parseLearnFlag(name, v string) (filter.Learn, error) {
+	if v == "" {
+		return filter.LearnInherit, nil
+	}
+	mode, err := filter.ParseLearn(v)
+	if err != nil || mode == filter.LearnOff {
+		return 0, fmt.Errorf("%s %q: use allow or deny", name, v)
+	}
+	return mode, nil
+}
+
+// defaultStateDir is systemd's StateDirectory= when the unit sets one.
+func defaultStateDir(lookup func(string) (string, bool)) string {
+	if v, ok := lookup("STATE_DIRECTORY"); ok && v != "" {
+		// systemd lists one directory per StateDirectory= entry.
+		first, _, _ := strings.Cut(v, ":")
+		return first
+	}
+	return learn.DefaultStateDir
+}
+
+// withLearn applies the daemon's learn flags to a loaded policy.
+func (f *serveFlags) withLearn(p *filter.Policy) *filter.Policy {
+	return p.WithLearn(f.learn, f.learnUnlisted)
 }
 
 // defaultUpstream is the engine's socket: tecnativa's SOCKET_PATH, else
@@ -199,6 +249,15 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	activated := len(passed) > 0
+	records := openRecords(f.stateDir, &engineCgroup{engine: proxy.NewEngine(proxy.UnixTransport(upstreamPath, 1), upstreamPath, f.engineTimeout)}, log)
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		records.FlushEvery(flushCtx, f.stateDir, f.stateFlush, func(err error) { log.Error("saving the learn records failed", "err", err) })
+	}()
+	// After the last request's record: the final save is the shutdown's.
+	defer func() { stopFlush(); <-flushed }()
 	identities, stopIdentities := context.WithCancel(context.Background())
 	defer stopIdentities()
 	resolver := newResolver(identities, upstreamPath, log)
@@ -227,8 +286,8 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	lns = append(lns, bound...)
 	p = proxy.New(proxy.Config{
 		Upstream: upstreamPath, Log: log, MaxBody: f.maxBody, MaxBodyMemory: f.maxBodyMemory,
-		BodyTimeout: f.bodyTimeout, EngineTimeout: f.engineTimeout, Identity: resolver,
-	}, loaded.policy)
+		BodyTimeout: f.bodyTimeout, EngineTimeout: f.engineTimeout, Identity: resolver, Learn: records.Record,
+	}, f.withLearn(loaded.policy))
 	srv := p.NewServer()
 	notifier := systemd.NewNotifier(lookup)
 
@@ -236,7 +295,7 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	serveErr := make(chan error, len(lns))
 	for _, l := range lns {
 		log.Info("listening", "socket", l.Addr().String(), "name", l.Name(), "activated", activated,
-			"upstream", upstreamPath, "policy", loaded.source)
+			"upstream", upstreamPath, "policy", loaded.source, "learn", f.learn.String(), "learn_default", f.learnUnlisted.String())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -270,6 +329,9 @@ loop:
 				break loop
 			}
 			reload(f, source, lookup, p, upstreamPath, lns, notifier, log)
+			if err := records.Flush(f.stateDir); err != nil {
+				log.Error("saving the learn records failed", "err", err)
+			}
 		case err := <-serveErr:
 			runErr = fmt.Errorf("serve: %w", err)
 			break loop
@@ -281,6 +343,53 @@ loop:
 	shutdown(srv, p, f.shutdownTimeout, log)
 	wg.Wait()
 	return runErr
+}
+
+// openRecords reads the learn records kept in dir, so that learning
+// goes on across restarts. Records that cannot be read are set aside
+// (renamed), not lost, and learning starts afresh.
+func openRecords(dir string, engine *engineCgroup, log *slog.Logger) *learn.Recorder {
+	opts := learn.Options{ResolveHostPath: proxy.ResolveHostPath, UserName: userName, EngineCgroupV1: engine.v1}
+	state, err := learn.Load(dir)
+	if err != nil {
+		aside := filepath.Join(dir, learn.StateFile+".unreadable")
+		log.Error("the learn records cannot be read: set aside, starting afresh", "err", err, "moved_to", aside)
+		if err := os.Rename(filepath.Join(dir, learn.StateFile), aside); err != nil {
+			log.Error("setting the learn records aside failed", "err", err)
+		}
+		state = nil
+	}
+	return learn.NewRecorder(state, opts)
+}
+
+// engineCgroup asks the engine its cgroup version once it answers.
+type engineCgroup struct {
+	engine  *proxy.Engine
+	mu      sync.Mutex
+	version string
+}
+
+func (e *engineCgroup) v1() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.version == "" {
+		l := filter.Lookup{Kind: filter.LookupEngine}
+		facts := filter.Facts{}
+		e.engine.Answer(context.Background(), []filter.Lookup{l}, facts)
+		if f := facts[l]; f.Engine != nil {
+			e.version = f.Engine.CgroupVersion
+		}
+	}
+	return e.version != "" && e.version != "2"
+}
+
+// userName is a uid's name in the user database, "" when it has none.
+func userName(uid uint32) string {
+	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return ""
+	}
+	return u.Username
 }
 
 // cutGrace bounds the wait, after shutdown cut the requests still running,
@@ -321,7 +430,7 @@ func reload(f *serveFlags, source *policySource, lookup func(string) (string, bo
 		for _, w := range loaded.warnings {
 			log.Warn(w)
 		}
-		p.SetPolicy(loaded.policy)
+		p.SetPolicy(f.withLearn(loaded.policy))
 		log.Info("policy reloaded", "policy", loaded.source)
 		// The engine connections are made for one socket: a new one
 		// takes a restart, which must not go unnoticed.
