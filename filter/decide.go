@@ -33,6 +33,10 @@ type Request struct {
 	BodyLimit int64
 	// Facts answer the lookups decisions asked for.
 	Facts Facts
+
+	// segs holds the path's segments, so that deciding needs no
+	// allocation of its own for them.
+	segs [12]string
 }
 
 // Verdict is a decision's outcome.
@@ -148,13 +152,22 @@ func (d *Decision) refuse(step Step, err error) Decision {
 // to know beyond the request it asks for (the body, lookups) in a Pending
 // decision, and the same request, completed, is decided again. serve and
 // explain both run exactly this.
-func (p *Policy) Decide(c Caller, r *Request) Decision {
+func (p *Policy) Decide(c Caller, r *Request) Decision { return p.decide(c, nil, r) }
+
+// DecideCached is Decide for a caller whose profile cache remembers,
+// across the requests of one connection, the profile this policy gives
+// it: the caller must be the same for every request that shares cache.
+func (p *Policy) DecideCached(c Caller, cache *ProfileCache, r *Request) Decision {
+	return p.decide(c, cache, r)
+}
+
+func (p *Policy) decide(c Caller, cache *ProfileCache, r *Request) Decision {
 	d := Decision{Rule: "listener", Status: http.StatusForbidden}
 	if !c.Known {
 		return d.deny(StepCaller, http.StatusForbidden, "peer credentials unknown")
 	}
-	d.Profile, d.Rule = p.ProfileFor(c.Peer)
-	target, err := ParsePath(r.EscapedPath)
+	d.Profile, d.Rule = cache.profileFor(p, c.Peer)
+	target, err := parsePath(r.EscapedPath, r.segs[:0])
 	if err != nil {
 		return d.deny(StepPath, http.StatusBadRequest, err.Error())
 	}
