@@ -105,9 +105,10 @@ func run() error {
 		return err
 	}
 
-	// The attach cell's container writes without pause; the others only
-	// need to exist.
-	talker, err := createContainer(e.engine, e.image, `["sh","-c","while :; do cat /bin/busybox; done"]`, true)
+	// The attach cell's container echoes its stdin, so that the client
+	// drives the rate through the tunnel both ways; the others only need
+	// to exist.
+	talker, err := createContainer(e.engine, e.image, `["cat"],"OpenStdin":true`, false)
 	if err != nil {
 		return err
 	}
@@ -365,10 +366,10 @@ func request(method, target string, want int) func(*conn) (int64, bool, error) {
 	}
 }
 
-// attach reads a running container's output through a hijacked attach
-// until ctx ends.
+// attach sends data through a hijacked attach to a container that echoes
+// it, and reads it back, until ctx ends.
 func attach(id string) func(context.Context, *conn) (int64, error) {
-	raw := []byte("POST /v1.41/containers/" + id + "/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: docker\r\n" +
+	raw := []byte("POST /v1.41/containers/" + id + "/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: docker\r\n" +
 		"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
 	return func(ctx context.Context, c *conn) (int64, error) {
 		if _, err := c.c.Write(raw); err != nil {
@@ -381,8 +382,16 @@ func attach(id string) func(context.Context, *conn) (int64, error) {
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			return 0, fmt.Errorf("attach: status %d", resp.StatusCode)
 		}
-		stop := context.AfterFunc(ctx, func() { c.c.SetReadDeadline(time.Now()) })
+		stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Now()) })
 		defer stop()
+		go func() {
+			block := bytes.Repeat([]byte("0123456789abcdef"), 2<<10)
+			for ctx.Err() == nil {
+				if _, err := c.c.Write(block); err != nil {
+					return
+				}
+			}
+		}()
 		n, err := io.Copy(io.Discard, c.br)
 		if ctx.Err() != nil {
 			err = nil
