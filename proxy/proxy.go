@@ -330,7 +330,10 @@ func (p *Proxy) audit(r *http.Request, peer filter.Peer, d *filter.Decision, sta
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := append(p.auditAttrs(r, peer, d, decision),
+	// Room for every attribute on the stack: the record costs no slice
+	// of its own.
+	var room [13]slog.Attr
+	attrs := append(auditAttrs(room[:0], r, peer, d, decision),
 		slog.Int("status", status),
 		slog.Duration("duration", took))
 	if err != nil {
@@ -355,11 +358,12 @@ func (p *Proxy) auditForward(r *http.Request, d *filter.Decision) {
 	if info, _ := r.Context().Value(connKey{}).(*connInfo); info != nil {
 		peer = filter.Peer{UID: info.creds.UID, GID: info.creds.GID, PID: info.creds.PID}
 	}
-	p.log.LogAttrs(context.Background(), level, "forward", p.auditAttrs(r, peer, d, "allow")...)
+	var room [10]slog.Attr
+	p.log.LogAttrs(context.Background(), level, "forward", auditAttrs(room[:0], r, peer, d, "allow")...)
 }
 
-func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision, decision string) []slog.Attr {
-	return []slog.Attr{
+func auditAttrs(dst []slog.Attr, r *http.Request, peer filter.Peer, d *filter.Decision, decision string) []slog.Attr {
+	return append(dst,
 		slog.Uint64("uid", uint64(peer.UID)),
 		slog.Uint64("gid", uint64(peer.GID)),
 		slog.Int64("pid", int64(peer.PID)),
@@ -370,7 +374,7 @@ func (p *Proxy) auditAttrs(r *http.Request, peer filter.Peer, d *filter.Decision
 		slog.String("decision", decision),
 		slog.String("step", string(d.Step)),
 		slog.String("reason", d.Reason),
-	}
+	)
 }
 
 // deny answers with the Docker-style JSON error the CLI prints as
