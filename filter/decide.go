@@ -33,6 +33,10 @@ type Request struct {
 	BodyLimit int64
 	// Facts answer the lookups decisions asked for.
 	Facts Facts
+
+	// segs holds the path's segments, so that deciding needs no
+	// allocation of its own for them.
+	segs [12]string
 }
 
 // Verdict is a decision's outcome.
@@ -155,8 +159,14 @@ func (d *Decision) refuse(step Step, err error) Decision {
 // decision, and the same request, completed, is decided again. serve and
 // explain both run exactly this. A learning caller's denial is then
 // decided by its learn mode (see Learn).
-func (p *Policy) Decide(c Caller, r *Request) Decision {
-	d := p.decide(c, r, false)
+func (p *Policy) Decide(c Caller, r *Request) Decision { return p.DecideCached(c, nil, r) }
+
+// DecideCached is Decide for a caller whose profile cache remembers,
+// across the requests of one connection, the profile this policy gives
+// it: the caller's peer must be the same for every request that shares
+// cache.
+func (p *Policy) DecideCached(c Caller, cache *ProfileCache, r *Request) Decision {
+	d := p.decide(c, cache, r, false)
 	if d.Learn != LearnOff && d.Verdict == Deny && learnable(&d) {
 		return p.learn(c, r, d)
 	}
@@ -166,18 +176,18 @@ func (p *Policy) Decide(c Caller, r *Request) Decision {
 // decide judges a request as the policy in force does; ignoreGrant
 // judges it as if the profile granted the operation (a caller without a
 // profile is judged by the safe rules), for learn mode.
-func (p *Policy) decide(c Caller, r *Request, ignoreGrant bool) Decision {
+func (p *Policy) decide(c Caller, cache *ProfileCache, r *Request, ignoreGrant bool) Decision {
 	d := Decision{Rule: "listener", Status: http.StatusForbidden}
 	if !c.Known {
 		return d.deny(StepCaller, http.StatusForbidden, "peer credentials unknown")
 	}
 	var client *Client
-	d.Profile, d.Rule, client = p.match(c)
+	d.Profile, d.Rule, client = cache.match(p, c)
 	d.Learn = p.learnFor(client, d.Profile)
 	if ignoreGrant && d.Profile == nil {
 		d.Profile = &Profile{Name: NoProfile}
 	}
-	target, err := ParsePath(r.EscapedPath)
+	target, err := parsePath(r.EscapedPath, r.segs[:0])
 	if err != nil {
 		return d.deny(StepPath, http.StatusBadRequest, err.Error())
 	}

@@ -140,7 +140,7 @@ func (p *Policy) learn(c Caller, r *Request, d Decision) Decision {
 		return d
 	}
 	if d.Step == StepCaller || d.Step == StepGrant {
-		e := p.decide(c, r, true)
+		e := p.decide(c, nil, r, true)
 		e.WouldDeny = []Refusal{refusal}
 		if e.Verdict != Deny || !learnable(&e) || e.Step == StepCaller || e.Step == StepGrant {
 			if e.Verdict == Allow {

@@ -29,7 +29,12 @@ type Target struct {
 // ParsePath decodes an escaped request path once and checks that it is
 // canonical: absolute, no empty, "." or ".." segment, no encoded '/', and
 // only the bytes that Docker object names, references and API versions use.
-func ParsePath(escaped string) (Target, error) {
+func ParsePath(escaped string) (Target, error) { return parsePath(escaped, nil) }
+
+// parsePath is ParsePath splitting into segs' storage, which a caller that
+// decides many requests keeps, so that the common path costs no
+// allocation.
+func parsePath(escaped string, segs []string) (Target, error) {
 	if !strings.HasPrefix(escaped, "/") {
 		return Target{}, fmt.Errorf("%w: it must start with '/'", ErrNotCanonical)
 	}
@@ -43,7 +48,14 @@ func ParsePath(escaped string) (Target, error) {
 	if err != nil {
 		return Target{}, fmt.Errorf("%w: %w", ErrNotCanonical, err)
 	}
-	segs := strings.Split(path[1:], "/")
+	for rest := path[1:]; ; {
+		seg, tail, more := strings.Cut(rest, "/")
+		segs = append(segs, seg)
+		if !more {
+			break
+		}
+		rest = tail
+	}
 	for _, s := range segs {
 		switch s {
 		case "":
@@ -106,10 +118,12 @@ const MinAPIVersion = "1.24"
 
 // versionBelow compares MAJOR.MINOR[.PATCH] versions numerically.
 func versionBelow(v, min string) bool {
-	a, b := strings.Split(v, "."), strings.Split(min, ".")
-	for i := 0; i < 2; i++ {
-		x, _ := strconv.Atoi(a[i])
-		y, _ := strconv.Atoi(b[i])
+	for range 2 {
+		var a, b string
+		a, v, _ = strings.Cut(v, ".")
+		b, min, _ = strings.Cut(min, ".")
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
 		if x != y {
 			return x < y
 		}
@@ -119,11 +133,11 @@ func versionBelow(v, min string) bool {
 
 // isAPIVersion accepts MAJOR.MINOR (Docker) and MAJOR.MINOR.PATCH (Podman).
 func isAPIVersion(v string) bool {
-	parts := strings.Split(v, ".")
-	if len(parts) < 2 || len(parts) > 3 {
+	parts := strings.Count(v, ".") + 1
+	if parts < 2 || parts > 3 {
 		return false
 	}
-	for _, p := range parts {
+	for p := range strings.SplitSeq(v, ".") {
 		if p == "" || len(p) > 4 || strings.Trim(p, "0123456789") != "" {
 			return false
 		}

@@ -194,6 +194,25 @@ func stopEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	// The signal is delivered asynchronously: until every thread shows
+	// as stopped, the engine may still answer.
+	waitUntil(t, func() bool {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			if err != nil {
+				continue // a thread that ended
+			}
+			_, rest, _ := strings.Cut(string(stat), ") ")
+			if !strings.HasPrefix(rest, "T") {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func openFDs(t *testing.T, pid int) int {

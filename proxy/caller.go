@@ -6,19 +6,10 @@ import (
 	"net"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
-	peerid "github.com/docker-socket-filter/docker-socket-filter/identity"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 )
 
 type socketKey struct{}
-
-// peer is a connection's caller as far as the listener knows it, and
-// the holder of where it runs, settled at its first request.
-type peer struct {
-	creds    listener.Creds
-	socket   filter.Socket
-	identity *peerid.Conn // nil without a resolver
-}
 
 // socketContext records which listening socket a connection came in on.
 func socketContext(ctx context.Context, l net.Listener) context.Context {
@@ -29,31 +20,30 @@ func socketContext(ctx context.Context, l net.Listener) context.Context {
 }
 
 func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
-	lc, ok := c.(*listener.Conn)
-	if !ok {
-		return ctx
+	info := &connInfo{held: true}
+	info.socket, _ = ctx.Value(socketKey{}).(filter.Socket)
+	if lc, ok := c.(*listener.Conn); ok {
+		info.creds, info.known = lc.Creds, true
+		if p.identity != nil {
+			info.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID)
+		}
 	}
-	pr := &peer{creds: lc.Creds}
-	pr.socket, _ = ctx.Value(socketKey{}).(filter.Socket)
-	if p.identity != nil {
-		pr.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID)
-	}
-	return context.WithValue(ctx, peerKey{}, pr)
+	p.conns.add(c, info)
+	return context.WithValue(ctx, connKey{}, info)
 }
 
 // caller is the request's caller. Where its peer runs is found out at the
 // connection's first request only.
-func (p *Proxy) caller(ctx context.Context) filter.Caller {
-	pr, ok := ctx.Value(peerKey{}).(*peer)
-	if !ok {
+func (p *Proxy) caller(info *connInfo) filter.Caller {
+	if info == nil || !info.known {
 		return filter.Caller{}
 	}
-	c := filter.Caller{Known: true, Socket: pr.socket,
-		Peer: filter.Peer{UID: pr.creds.UID, GID: pr.creds.GID, PID: pr.creds.PID, Groups: pr.creds.Groups}}
-	if pr.identity != nil {
+	c := filter.Caller{Known: true, Socket: info.socket,
+		Peer: filter.Peer{UID: info.creds.UID, GID: info.creds.GID, PID: info.creds.PID, Groups: info.creds.Groups}}
+	if info.identity != nil {
 		// Not the request's context: a client that half-closes must
 		// not leave its connection with a half-found identity.
-		id := pr.identity.Identity(p.watches)
+		id := info.identity.Identity(p.watches)
 		c.Container, c.Contained = id.Container, id.Contained
 	}
 	return c

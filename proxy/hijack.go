@@ -85,7 +85,7 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 		defer resp.Body.Close()
 		copyHeader(w.Header(), resp.Header)
 		w.WriteHeader(resp.StatusCode)
-		return resp.StatusCode, p.relayBody(w, resp)
+		return resp.StatusCode, p.relayBody(w, resp, nil)
 	}
 	// Until the hijack succeeds the client can still be answered, and
 	// must be: a handler that returns without writing sends an empty 200,

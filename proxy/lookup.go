@@ -48,7 +48,13 @@ const maxRounds = 6
 // one byte more; the lookups) and deciding again, until the decision
 // allows or denies. serve and explain both decide through it.
 func (e *Engine) Settle(ctx context.Context, policy *filter.Policy, c filter.Caller, req *filter.Request, readBody func(*filter.Decision) ([]byte, error)) filter.Decision {
-	d := policy.Decide(c, req)
+	return e.SettleCached(ctx, policy, c, nil, req, readBody)
+}
+
+// SettleCached is Settle for a caller whose profile cache (nil for none)
+// serves the requests of one connection.
+func (e *Engine) SettleCached(ctx context.Context, policy *filter.Policy, c filter.Caller, cache *filter.ProfileCache, req *filter.Request, readBody func(*filter.Decision) ([]byte, error)) filter.Decision {
+	d := policy.DecideCached(c, cache, req)
 	for round := 0; d.Verdict == filter.Pending; round++ {
 		if round == maxRounds {
 			d.Verdict, d.Status, d.Reason = filter.Deny, http.StatusBadGateway, "the decision needed more lookups than the filter makes"
@@ -76,7 +82,7 @@ func (e *Engine) Settle(ctx context.Context, policy *filter.Policy, c filter.Cal
 				return d
 			}
 		}
-		d = policy.Decide(c, req)
+		d = policy.DecideCached(c, cache, req)
 	}
 	return d
 }

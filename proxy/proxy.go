@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +63,7 @@ type Proxy struct {
 	maxBody   int64
 	log       *slog.Logger
 	transport *http.Transport
+	pool      *upPool
 	engine    *Engine
 	identity  *peerid.Resolver
 	learn     func(filter.Caller, *filter.Request, *filter.Decision)
@@ -73,6 +76,7 @@ type Proxy struct {
 	budget        bodyBudget
 	reads         bodyReads
 	fresh         freshConns
+	conns         connInfos
 	// inflight counts the requests being served, so that shutdown
 	// waits for each one's audit record.
 	inflight sync.WaitGroup
@@ -113,13 +117,15 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 	p.budget.max = cfg.MaxBodyMemory
 	p.reads.rcs = make(map[*http.ResponseController]struct{})
 	p.fresh.conns = make(map[net.Conn]struct{})
+	p.conns.m = make(map[net.Conn]*connInfo)
 	p.cut, p.cutAll = context.WithCancel(context.Background())
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	p.transport = UnixTransport(p.upstream, cfg.MaxIdleUpstream)
+	p.pool = newUpPool(p.upstream, cfg.MaxIdleUpstream)
 	p.engine = NewEngine(p.transport, p.upstream, p.engineTimeout)
-	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.bufs.New = func() any { b := make([]byte, copyBuffer); return &b }
 	p.watches, p.stopWatches = context.WithCancel(context.Background())
 	p.policy.Store(policy)
 	return p
@@ -177,7 +183,10 @@ func (p *Proxy) StopWatches() {
 
 // CutRequests ends the requests still running, when shutdown stops
 // waiting for them; each still writes its audit record.
-func (p *Proxy) CutRequests() { p.cutAll() }
+func (p *Proxy) CutRequests() {
+	p.cutAll()
+	p.pool.cutAll()
+}
 
 // WaitRequests waits, up to timeout, until every request has been served
 // and recorded; it reports whether they all were.
@@ -193,9 +202,33 @@ func (p *Proxy) WaitRequests(timeout time.Duration) bool {
 }
 
 // CloseIdleUpstream closes pooled upstream connections.
-func (p *Proxy) CloseIdleUpstream() { p.transport.CloseIdleConnections() }
+func (p *Proxy) CloseIdleUpstream() {
+	p.transport.CloseIdleConnections()
+	p.pool.closeIdle()
+}
 
-type peerKey struct{}
+type connKey struct{}
+
+// connInfos finds a client connection's connInfo when it closes, to give
+// its upstream connection back.
+type connInfos struct {
+	mu sync.Mutex
+	m  map[net.Conn]*connInfo
+}
+
+func (ci *connInfos) add(c net.Conn, info *connInfo) {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	ci.m[c] = info
+}
+
+func (ci *connInfos) remove(c net.Conn) *connInfo {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	info := ci.m[c]
+	delete(ci.m, c)
+	return info
+}
 
 // NewServer returns an HTTP/1.1-only server for the proxy. Each connection
 // carries its peer's credentials from the listener; a connection without
@@ -223,6 +256,10 @@ func (p *Proxy) NewServer() *http.Server {
 				p.openConns.Add(1)
 			case http.StateClosed, http.StateHijacked:
 				p.openConns.Add(-1)
+				if info := p.conns.remove(c); info != nil && info.up != nil {
+					p.pool.put(info.up, true)
+					info.up = nil
+				}
 			}
 		},
 	}
@@ -233,7 +270,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.inflight.Add(1)
 	defer p.inflight.Done()
 	start := time.Now()
-	caller := p.caller(r.Context())
+	info, _ := r.Context().Value(connKey{}).(*connInfo)
+	if info == nil {
+		info = &connInfo{}
+	}
+	caller := p.caller(info)
 	policy := p.policy.Load()
 	req := filter.Request{
 		Method: r.Method, EscapedPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
@@ -246,7 +287,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bodyDone := p.reads.watchBody(w, r, p.bodyTimeout)
 	var held int64
 	defer func() { p.budget.give(held) }()
-	d := p.engine.Settle(p.watches, policy, caller, &req, func(d *filter.Decision) ([]byte, error) {
+	d := p.engine.SettleCached(p.watches, policy, caller, &info.cache, &req, func(d *filter.Decision) ([]byte, error) {
 		held = p.maxBody + 1
 		if r.ContentLength >= 0 && r.ContentLength < held {
 			held = r.ContentLength
@@ -268,7 +309,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if d.Allowed() {
 		p.allowed.Add(1)
-		status, err = p.forward(w, r, &d, req.Body)
+		status, err = p.forward(w, r, &d, req.Body, info)
 	} else {
 		p.denied.Add(1)
 		status = d.Status
@@ -296,7 +337,10 @@ func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, sta
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := append(p.auditAttrs(r, c, d, decision),
+	// Room for every attribute on the stack: the record costs no slice
+	// of its own.
+	var room [16]slog.Attr
+	attrs := append(auditAttrs(room[:0], r, c, d, decision),
 		slog.Int("status", status),
 		slog.Duration("duration", took))
 	if err != nil {
@@ -317,12 +361,14 @@ func (p *Proxy) auditForward(r *http.Request, d *filter.Decision) {
 	if !p.log.Enabled(r.Context(), level) {
 		return
 	}
-	c := p.caller(r.Context())
-	p.log.LogAttrs(context.Background(), level, "forward", p.auditAttrs(r, &c, d, "allow")...)
+	info, _ := r.Context().Value(connKey{}).(*connInfo)
+	c := p.caller(info)
+	var room [13]slog.Attr
+	p.log.LogAttrs(context.Background(), level, "forward", auditAttrs(room[:0], r, &c, d, "allow")...)
 }
 
-func (p *Proxy) auditAttrs(r *http.Request, c *filter.Caller, d *filter.Decision, decision string) []slog.Attr {
-	attrs := []slog.Attr{
+func auditAttrs(dst []slog.Attr, r *http.Request, c *filter.Caller, d *filter.Decision, decision string) []slog.Attr {
+	dst = append(dst,
 		slog.Uint64("uid", uint64(c.UID)),
 		slog.Uint64("gid", uint64(c.GID)),
 		slog.Int64("pid", int64(c.PID)),
@@ -333,11 +379,11 @@ func (p *Proxy) auditAttrs(r *http.Request, c *filter.Caller, d *filter.Decision
 		slog.String("decision", decision),
 		slog.String("step", string(d.Step)),
 		slog.String("reason", d.Reason),
-	}
+	)
 	if len(d.WouldDeny) > 0 {
-		attrs = append(attrs, slog.String("would-deny", d.WouldDenyText()))
+		dst = append(dst, slog.String("would-deny", d.WouldDenyText()))
 	}
-	return callerAttrs(attrs, c)
+	return callerAttrs(dst, c)
 }
 
 // deny answers with the Docker-style JSON error the CLI prints as
@@ -380,10 +426,21 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 
 // forward sends an allowed request to the engine and relays the answer.
 // A judged body is sent as the bytes that were judged.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte) (int, error) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte, info *connInfo) (int, error) {
 	if d.Route.Conn == filter.ConnTunnel {
 		return p.forwardHijack(w, r, d)
 	}
+	if d.Route.Body.Judged() || r.ContentLength == 0 {
+		return p.forwardHeld(w, r, d, judged, info)
+	}
+	return p.forwardStreamed(w, r, d)
+}
+
+// forwardStreamed forwards a request whose body streams from the client
+// (an image load, a build context) through the transport, which sends
+// the body while it reads the answer: the engine may answer, or refuse,
+// before the body has all arrived.
+func (p *Proxy) forwardStreamed(w http.ResponseWriter, r *http.Request, d *filter.Decision) (int, error) {
 	// The request's context ends when the client half-closes after its
 	// request (printf ... | socat), not only when it goes away. A bounded
 	// answer is fetched regardless; a client that is gone shows as a
@@ -410,15 +467,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 	if err != nil {
 		return p.badGateway(w, err)
 	}
-	var body *clientBody
-	if d.Route.Body.Judged() {
-		out.Body = io.NopCloser(bytes.NewReader(judged))
-		out.ContentLength = int64(len(judged))
-	} else if r.ContentLength != 0 {
-		body = &clientBody{ReadCloser: r.Body}
-		out.Body = body
-		out.ContentLength = r.ContentLength
-	}
+	body := &clientBody{ReadCloser: r.Body}
+	out.Body = body
+	out.ContentLength = r.ContentLength
 	resp, err := p.transport.RoundTrip(out)
 	if headTimer != nil && !headTimer.Stop() {
 		if err == nil {
@@ -433,7 +484,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 			return http.StatusServiceUnavailable, fmt.Errorf("cut at shutdown: %w", err)
 		}
 		var se *statusError
-		if body != nil && errors.As(body.err, &se) {
+		if errors.As(body.err, &se) {
 			w.Header().Set("Connection", "close")
 			writeJSONError(w, se.status, "docker-socket-filter: "+se.msg)
 			return se.status, body.err
@@ -444,7 +495,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 			writeJSONError(w, http.StatusServiceUnavailable, "docker-socket-filter: request ended: the client closed its side before the answer")
 			return http.StatusServiceUnavailable, fmt.Errorf("client gone: %w", err)
 		}
-		if body != nil && body.err != nil {
+		if body.err != nil {
 			// The client's framing broke, not the engine.
 			w.Header().Set("Connection", "close")
 			writeJSONError(w, http.StatusBadRequest, "docker-socket-filter: cannot read request body: "+body.err.Error())
@@ -453,14 +504,128 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decisi
 		return p.badGateway(w, err)
 	}
 	defer resp.Body.Close()
+	return p.relay(w, resp, d, nil)
+}
+
+// relay passes the engine's answer on, through the profile's view if it
+// has one for the answer.
+// ready, if not nil, waits until the engine has sent more, so that a quiet
+// stream holds no copy buffer.
+func (p *Proxy) relay(w http.ResponseWriter, resp *http.Response, d *filter.Decision, ready func()) (int, error) {
 	// The view comes from the policy that decided, even if a reload
 	// replaced it meanwhile.
 	if view := &d.Profile.View; resp.StatusCode == http.StatusOK && view.Rewrites(d.Route.Answer) {
 		return p.relayViewed(w, resp, view, d)
 	}
-	copyHeader(w.Header(), resp.Header)
+	shareHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
-	return resp.StatusCode, p.relayBody(w, resp)
+	return resp.StatusCode, p.relayBody(w, resp, ready)
+}
+
+// forwardHeld forwards a request without a body, or with the body that
+// was judged, on the upstream connection the client connection holds (an
+// open-ended stream gets one of its own), from the client's goroutine:
+// no hand-off to other goroutines on the way.
+func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte, info *connInfo) (int, error) {
+	p.auditForward(r, d)
+	watch := d.Route.Conn == filter.ConnWatch
+	out := p.outboundHeld(r, d)
+	if d.Route.Body.Judged() {
+		out.ContentLength = int64(len(judged))
+		if len(judged) > 0 {
+			out.Body = io.NopCloser(bytes.NewReader(judged))
+		}
+	}
+	wait := time.Duration(0)
+	if !watch {
+		wait = p.engineWait(d)
+	}
+	var u *upConn
+	var resp *http.Response
+	var err error
+	for attempt := 0; ; attempt++ {
+		switch {
+		case watch:
+			// A stream may stay open for days: a connection of its own,
+			// with a small buffer.
+			u, err = p.pool.dial(p.cut, streamReadBuffer)
+		case info.up != nil && attempt == 0:
+			u, info.up = info.up, nil
+		default:
+			u, err = p.pool.get(p.cut, 0)
+		}
+		if err != nil {
+			break
+		}
+		resp, err = exchange(u, out, wait)
+		if err == nil {
+			break
+		}
+		var stale *staleError
+		retry := u.reused && errors.As(err, &stale) && !errors.Is(err, os.ErrDeadlineExceeded) && attempt == 0 && p.cut.Err() == nil
+		p.pool.put(u, false)
+		u = nil
+		if !retry {
+			break
+		}
+		if len(judged) > 0 {
+			out.Body = io.NopCloser(bytes.NewReader(judged))
+		}
+	}
+	if err != nil {
+		switch {
+		case p.cut.Err() != nil:
+			writeJSONError(w, http.StatusServiceUnavailable, "docker-socket-filter: shutting down: the request was cut")
+			return http.StatusServiceUnavailable, fmt.Errorf("cut at shutdown: %w", err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s", wait))
+			return http.StatusGatewayTimeout, errors.New("engine answer timed out")
+		}
+		return p.badGateway(w, err)
+	}
+	u.body = eofBody{ReadCloser: resp.Body}
+	resp.Body = &u.body
+	if watch {
+		// A quiet stream would otherwise outlive its client; shutdown
+		// ends it too.
+		stop := context.AfterFunc(r.Context(), func() { u.c.Close() })
+		defer stop()
+		defer context.AfterFunc(p.watches, func() { u.c.Close() })()
+		defer p.pool.put(u, false)
+		return p.relay(w, resp, d, func() { u.br.Peek(1) })
+	}
+	status, err := p.relay(w, resp, d, nil)
+	reusable := u.body.eof && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	if reusable && info.held {
+		u.reused = true
+		info.up = u
+	} else {
+		p.pool.put(u, reusable)
+	}
+	return status, err
+}
+
+// outboundHeld is the request sent upstream on a held connection: the
+// canonical path that was judged, the client's query and its end-to-end
+// headers, shared with the client's request rather than copied. The body,
+// if any, was read already: an interim 100 from the engine would only be
+// mistaken for its answer.
+func (p *Proxy) outboundHeld(r *http.Request, d *filter.Decision) *http.Request {
+	out := &http.Request{
+		Method:     r.Method,
+		URL:        &url.URL{Path: d.Path, RawQuery: d.RawQuery},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Host:       r.Host,
+		Header:     make(http.Header, len(r.Header)),
+	}
+	if out.Host == "" {
+		out.Host = "docker"
+	}
+	shareHeader(out.Header, r.Header)
+	delete(out.Header, "Expect")
+	return out
 }
 
 // engineWait is how long a request that is not a stream may wait for the
@@ -514,10 +679,16 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, d *filter.Decisio
 // relayBody copies the engine's response body to the client. A body of
 // unknown length is a stream: every read is flushed at once so events and
 // logs arrive as the engine writes them.
-func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response) error {
-	bp := p.bufs.Get().(*[]byte)
-	defer p.bufs.Put(bp)
-	buf := *bp
+//
+// ready, if not nil, waits for the engine's next bytes (its errors are
+// the next read's), so that a quiet stream holds no buffer.
+func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response, ready func()) error {
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			p.bufs.Put(bp)
+		}
+	}()
 	rc := http.NewResponseController(w)
 	stream := resp.ContentLength < 0
 	if stream {
@@ -526,7 +697,18 @@ func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response) error {
 		}
 	}
 	for {
-		n, rerr := resp.Body.Read(buf)
+		if ready != nil {
+			if bp != nil {
+				p.bufs.Put(bp)
+				bp = nil
+			}
+			ready()
+		}
+		if bp == nil {
+			bp = p.bufs.Get().(*[]byte)
+		}
+		n, rerr := resp.Body.Read(*bp)
+		buf := *bp
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return fmt.Errorf("write to client: %w", err)
@@ -558,6 +740,16 @@ func unwrapOpError(err error) error {
 		return op.Err
 	}
 	return err
+}
+
+// shareHeader puts src's end-to-end headers in dst, sharing their values:
+// src is not used after.
+func shareHeader(dst, src http.Header) {
+	for k, vv := range src {
+		if !isHopHeader(k, src) {
+			dst[k] = vv
+		}
+	}
 }
 
 // copyHeader copies end-to-end headers: hop-by-hop ones, and any the

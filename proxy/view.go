@@ -65,7 +65,7 @@ func (p *Proxy) relayEvents(w http.ResponseWriter, body io.Reader, view *filter.
 	if err := rc.Flush(); err != nil {
 		return fmt.Errorf("flush to client: %w", err)
 	}
-	br := bufio.NewReaderSize(body, 64<<10)
+	br := bufio.NewReader(body)
 	for {
 		line, err := readLine(br)
 		if len(bytes.TrimSpace(line)) > 0 && view.EventVisible(line) {

@@ -28,6 +28,7 @@ dpkg-deb dpkg                      test-packages.sh: list the .deb
 git git                            version.sh, make lint
 gcc gcc                            go test -race (cgo)
 gzip gzip                          make package: the man page
+haproxy haproxy                    make bench: the HAProxy peer (tecnativa config)
 '
 
 # The test image runs busybox alone in an empty root: a dynamically linked

@@ -1,0 +1,214 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	peerid "github.com/docker-socket-filter/docker-socket-filter/identity"
+	"github.com/docker-socket-filter/docker-socket-filter/listener"
+)
+
+// upIdleTimeout is how long an upstream connection may sit in the idle
+// pool before it is closed rather than reused.
+const upIdleTimeout = 90 * time.Second
+
+// copyBuffer sizes the pooled buffers bodies and tunnels are copied
+// with; a stream takes one only while bytes flow.
+const copyBuffer = 16 << 10
+
+// streamReadBuffer sizes the read buffer of an upstream connection that
+// carries an open-ended stream: events and log lines are small, and a
+// quiet stream may stay open for days.
+const streamReadBuffer = 1 << 10
+
+// connInfo is what the proxy keeps for one client connection: who is
+// calling, the profile the policy gave it, and the upstream connection
+// its requests are forwarded on, taken at its first forwarded request and
+// given back when it closes. Requests on one client connection are served
+// one after the other, so none of it needs a lock.
+type connInfo struct {
+	creds  listener.Creds
+	known  bool
+	socket filter.Socket
+	// identity settles where the peer runs at the first request; nil
+	// without a resolver.
+	identity *peerid.Conn
+	cache    filter.ProfileCache
+	up       *upConn
+	// held says the server tells when the connection closes, so that
+	// it may hold an upstream connection.
+	held bool
+}
+
+// upConn is one connection to the engine's socket.
+type upConn struct {
+	c      *net.UnixConn
+	br     *bufio.Reader
+	reused bool // it has carried a request before
+	idle   time.Time
+	body   eofBody
+}
+
+// eofBody remembers that an answer's body was read to its end, which
+// leaves the connection ready for the next request.
+type eofBody struct {
+	io.ReadCloser
+	eof bool
+}
+
+func (b *eofBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+// upPool holds idle upstream connections and knows every connection it
+// handed out, so that the cut at shutdown reaches them all.
+type upPool struct {
+	path    string
+	dialer  net.Dialer
+	maxIdle int
+	mu      sync.Mutex
+	idle    []*upConn
+	out     map[*upConn]struct{}
+	closed  bool // idle connections are not kept any more
+	cut     bool // no connection may be used any more
+}
+
+func newUpPool(path string, maxIdle int) *upPool {
+	return &upPool{path: path, maxIdle: maxIdle, out: make(map[*upConn]struct{})}
+}
+
+var errPoolCut = errors.New("shutting down: the request was cut")
+
+// get returns an idle connection, or a new one with a read buffer of
+// size bytes.
+func (pl *upPool) get(ctx context.Context, size int) (*upConn, error) {
+	pl.mu.Lock()
+	if pl.cut {
+		pl.mu.Unlock()
+		return nil, errPoolCut
+	}
+	for size == 0 && len(pl.idle) > 0 {
+		u := pl.idle[len(pl.idle)-1]
+		pl.idle = pl.idle[:len(pl.idle)-1]
+		if time.Since(u.idle) > upIdleTimeout {
+			u.c.Close()
+			continue
+		}
+		pl.out[u] = struct{}{}
+		pl.mu.Unlock()
+		return u, nil
+	}
+	pl.mu.Unlock()
+	return pl.dial(ctx, size)
+}
+
+func (pl *upPool) dial(ctx context.Context, size int) (*upConn, error) {
+	c, err := pl.dialer.DialContext(ctx, "unix", pl.path)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		size = 4 << 10
+	}
+	u := &upConn{c: c.(*net.UnixConn), br: bufio.NewReaderSize(c, size)}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.cut {
+		u.c.Close()
+		return nil, errPoolCut
+	}
+	pl.out[u] = struct{}{}
+	return u, nil
+}
+
+// put gives a connection back: to the idle pool if it may carry another
+// request, else it is closed.
+func (pl *upPool) put(u *upConn, reusable bool) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	delete(pl.out, u)
+	if !reusable || pl.closed || pl.cut || len(pl.idle) >= pl.maxIdle || u.br.Buffered() > 0 {
+		u.c.Close()
+		return
+	}
+	u.reused, u.idle = true, time.Now()
+	pl.idle = append(pl.idle, u)
+}
+
+// closeIdle closes the idle connections, and those given back from now on.
+func (pl *upPool) closeIdle() {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.closed = true
+	for _, u := range pl.idle {
+		u.c.Close()
+	}
+	pl.idle = nil
+}
+
+// cutAll closes every connection handed out, and refuses new ones.
+func (pl *upPool) cutAll() {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.cut = true
+	for u := range pl.out {
+		u.c.Close()
+	}
+}
+
+// upWriters buffer request heads written upstream; a connection holds one
+// only while it writes.
+var upWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+
+// exchange sends out on u and reads the answer's head, waiting at most
+// wait for it (0: no bound).
+func exchange(u *upConn, out *http.Request, wait time.Duration) (*http.Response, error) {
+	if wait > 0 {
+		u.c.SetDeadline(time.Now().Add(wait))
+		defer u.c.SetDeadline(time.Time{})
+	}
+	bw := upWriters.Get().(*bufio.Writer)
+	bw.Reset(u.c)
+	err := out.Write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	upWriters.Put(bw)
+	if err != nil {
+		return nil, &staleError{fmt.Errorf("send request to the engine: %w", err)}
+	}
+	for {
+		if _, err := u.br.Peek(1); err != nil {
+			return nil, &staleError{err}
+		}
+		resp, err := http.ReadResponse(u.br, out)
+		if err != nil {
+			return nil, err
+		}
+		// An interim answer is not the answer; 101 is, and ends HTTP.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
+}
+
+// staleError is a connection that failed before any byte of the answer:
+// on a reused connection, the engine closed it while it was idle, and the
+// request may be sent again on a new one.
+type staleError struct{ err error }
+
+func (e *staleError) Error() string { return e.err.Error() }
+func (e *staleError) Unwrap() error { return e.err }
