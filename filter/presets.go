@@ -73,45 +73,57 @@ func Presets() []Preset {
 			View:        redact,
 		},
 		{
-			// src/utils/config/docker.js and the docker status/stats
-			// routes (dockerode): list all, inspect and one-shot stats by
-			// container name, unversioned paths.
+			// dockerode, unversioned paths, container names:
+			// service-helpers/docker.js lists all containers for labels;
+			// api/docker/status inspects by name (State, Health), newer
+			// main reads status from the list alone; api/docker/stats
+			// lists, then stats?stream=false. Its swarm: mode (services,
+			// tasks) is not granted.
 			Name: "homepage", Client: "Homepage",
 			Description: "list and inspect containers, one-shot stats",
-			Checked:     "Homepage v1.x (dockerode, unversioned paths)",
+			Checked:     "Homepage v1.x and main of 2026 (src/pages/api/docker, src/utils/config/service-helpers/docker.js)",
 			Allow:       []string{"ContainerList", "ContainerInspect", "ContainerStats"},
 			View:        redact,
 		},
 		{
-			// internal/docker/client.go: negotiation, Info, ServerVersion,
-			// ContainerList, ContainerInspect, ContainerLogs (follow),
-			// ContainerStats (stream), Events.
+			// internal/docker/client.go: ping for negotiation, Info (the
+			// engine version comes from Info.ServerVersion: no GET
+			// /version), ContainerList(all), ContainerInspect,
+			// ContainerLogs (follow, and since/until ranges),
+			// ContainerStats (stream), Events. Never Config.Env.
 			Name: "dozzle", Client: "Dozzle, read-only",
-			Description: "info, version, list and inspect containers, follow logs, stats and events",
-			Checked:     "Dozzle v8 (internal/docker)",
+			Description: "info, list and inspect containers, follow logs, stats and events",
+			Checked:     "Dozzle v8 and main of 2026 (internal/docker/client.go)",
 			Allow:       dozzleReads(),
 			View:        redact,
 		},
 		{
 			// As dozzle, with its container actions enabled
-			// (DOZZLE_ENABLE_ACTIONS): start, stop, restart. Start and
+			// (DOZZLE_ENABLE_ACTIONS): ContainerActions starts, stops,
+			// restarts and removes (DELETE without force). Start and
 			// restart are judged against the safe create rules: Dozzle
-			// cannot start a container that would make it root. The
-			// shell (DOZZLE_ENABLE_SHELL: exec) is not granted.
+			// cannot start a container that would make it root. Not
+			// granted: the shell (DOZZLE_ENABLE_SHELL: attach, exec) and
+			// the update action, which pulls and recreates the container
+			// with its old HostConfig, as an updater does.
 			Name: "dozzle-actions", Client: "Dozzle, with actions",
-			Description: "as dozzle, and start, stop, restart containers that pass the safe create rules",
-			Checked:     "Dozzle v8 (internal/docker)",
-			Allow:       with(dozzleReads(), []string{"ContainerStart", "ContainerStop", "ContainerRestart"}),
+			Description: "as dozzle, and start, stop, restart, remove containers (start and restart: safe create rules)",
+			Checked:     "Dozzle v8 and main of 2026 (internal/docker/client.go ContainerActions)",
+			Allow:       with(dozzleReads(), []string{"ContainerStart", "ContainerStop", "ContainerRestart", "ContainerDelete"}),
 			View:        redact,
 		},
 		{
-			// The read-only views: containers (list, inspect, top, logs,
-			// stats), events, images, info, networks, plugins, version,
-			// volumes. ContainerTop's ps_args cannot show environments
-			// while env is redacted.
+			// The snapshot (pkg/snapshot/docker.go): ping, Info,
+			// ContainerList(all), ContainerInspect of running containers,
+			// ImageList, VolumeList, NetworkList, ServerVersion; on a
+			// swarm manager also ServiceList and NodeList, not granted
+			// here (it logs and goes on). The read-only views add top,
+			// logs, stats, events, image inspect and history, network,
+			// plugin and volume reads. ContainerTop's ps_args cannot show
+			// environments while env is redacted.
 			Name: "portainer-readonly", Client: "Portainer, read-only use",
 			Description: "read containers (top, logs, stats), events, images, info, networks, plugins, version, volumes",
-			Checked:     "Portainer CE 2.2x (its Docker API proxy's read paths)",
+			Checked:     "Portainer CE 2.2x (pkg/snapshot/docker.go; the UI's read views)",
 			Allow: with(ping, []string{
 				"ContainerList", "ContainerInspect", "ContainerTop", "ContainerLogs", "ContainerStats",
 				"SystemEvents", "ImageList", "ImageInspect", "ImageHistory", "SystemInfo", "SystemVersion",
@@ -120,68 +132,77 @@ func Presets() []Preset {
 			View: redact,
 		},
 		{
-			// server/docker.js: GET /containers/json?all=true to pick a
-			// container, GET /containers/{name}/json per check. No ping,
-			// no version; names as typed.
+			// server/docker.js testDockerHost: GET
+			// /containers/json?all=true; server/model/monitor.js, type
+			// docker: GET /containers/{name}/json per beat (State,
+			// Health). Axios, unversioned; no ping, no version; names as
+			// typed.
 			Name: "uptime-kuma", Client: "Uptime Kuma",
 			Description: "list and inspect containers",
-			Checked:     "Uptime Kuma 2.0 (server/docker.js)",
+			Checked:     "Uptime Kuma 2.0 (server/docker.js, server/model/monitor.js)",
 			Allow:       []string{"ContainerList", "ContainerInspect"},
 			View:        redact,
 		},
 		{
-			// internal/glance/widget-docker-containers.go: one
-			// GET /containers/json?all=..., reading glance.* labels.
+			// internal/glance/widget-docker-containers.go: its own HTTP
+			// client, one unversioned GET /containers/json?all=true (or
+			// false with running-only), reading Names, Image, State,
+			// Status and glance.* labels.
 			Name: "glance", Client: "Glance",
 			Description: "list containers",
-			Checked:     "Glance v0.8 (widget-docker-containers.go)",
+			Checked:     "Glance v0.8 (internal/glance/widget-docker-containers.go)",
 			Allow:       []string{"ContainerList"},
 			View:        redact,
 		},
 		{
-			// internal/provider/docker: negotiation, ServerVersion,
-			// ContainerList (filters), ImageInspect by the container's
-			// image reference, which may have many segments
+			// pkg/docker/client.go: negotiation, then ServerVersion to
+			// check the endpoint; internal/provider/docker/container.go:
+			// ContainerList filtered by status, ImageInspect by the
+			// container's image reference, which may have many segments
 			// (ghcr.io/o/app:tag).
 			Name: "diun", Client: "Diun, Docker provider",
 			Description: "ping, version, list containers, inspect images",
-			Checked:     "Diun v4.29 (internal/provider/docker)",
+			Checked:     "Diun v4.29 (pkg/docker, internal/provider/docker/container.go)",
 			Allow:       with(ping, []string{"SystemVersion", "ContainerList", "ImageInspect"}),
 			View:        redact,
 		},
 		{
-			// internal/provider/swarm: negotiation, ServerVersion,
-			// ServiceList, ImageInspect of the services' images.
+			// pkg/docker/client.go and service.go: negotiation,
+			// ServerVersion, ServiceList; internal/provider/swarm:
+			// ImageInspect of the services' images.
 			Name: "diun-swarm", Client: "Diun, Swarm provider",
 			Description: "ping, version, list services, inspect images",
-			Checked:     "Diun v4.29 (internal/provider/swarm)",
+			Checked:     "Diun v4.29 (pkg/docker, internal/provider/swarm/service.go)",
 			Allow:       with(ping, []string{"SystemVersion", "ServiceList", "ImageInspect"}),
 			View:        redact,
 		},
 		{
-			// go.d docker collector (negotiation, Info, ContainerList
-			// with health filters, ImageList) and cgroup-name.sh
-			// (inspect per new cgroup, for the container's name).
+			// go.d collector/docker/collect.go: negotiation, Info,
+			// ImageList, ContainerList(all, a health filter each, size
+			// if configured); its container-ls function lists all.
+			// cgroup-name (the script, now a Go helper) inspects each new
+			// cgroup's container over the API for its name.
 			Name: "netdata", Client: "Netdata (go.d docker collector, cgroup naming)",
 			Description: "info, list containers and images, inspect containers",
-			Checked:     "Netdata v2.x (go.d/modules/docker, cgroup-name.sh)",
+			Checked:     "Netdata v2.x (src/go/plugin/go.d/collector/docker, cgroup-name)",
 			Allow:       with(ping, []string{"SystemInfo", "ContainerList", "ImageList", "ContainerInspect"}),
 			View:        redact,
 		},
 		{
-			// As netdata; on Nomad, cgroup-name.sh names containers from
+			// As netdata; on Nomad, cgroup-name names containers from
 			// the NOMAD_* variables in Config.Env, so values must show.
 			Name: "netdata-nomad", Client: "Netdata on Nomad",
 			Description: "as netdata, with environment values shown (Nomad task naming reads them)",
-			Checked:     "Netdata v2.x (cgroup-name.sh)",
+			Checked:     "Netdata v2.x (src/go/plugin/go.d/collector/docker, cgroup-name)",
 			Allow:       with(ping, []string{"SystemInfo", "ContainerList", "ImageList", "ContainerInspect"}),
 		},
 		{
-			// container/docker: negotiation, ServerVersion, Info,
-			// ContainerInspect per cgroup, ImageList.
+			// container/docker client.go (negotiation), docker.go (Info,
+			// ServerVersion, ImageList), handler.go (ContainerInspect per
+			// cgroup, labels and, for the env whitelist, Config.Env).
 			Name: "cadvisor", Client: "cAdvisor",
 			Description: "ping, version, info, inspect containers, list images",
-			Checked:     "cAdvisor v0.52 (container/docker)",
+			Checked:     "cAdvisor v0.52 (container/docker: client.go, docker.go, handler.go)",
 			Allow:       with(ping, []string{"SystemVersion", "SystemInfo", "ContainerInspect", "ImageList"}),
 			View:        redact,
 		},
@@ -190,35 +211,47 @@ func Presets() []Preset {
 			// chosen Config.Env values as metric labels.
 			Name: "cadvisor-env", Client: "cAdvisor with --env_metadata_whitelist",
 			Description: "as cadvisor, with environment values shown",
-			Checked:     "cAdvisor v0.52 (container/docker)",
+			Checked:     "cAdvisor v0.52 (container/docker: client.go, docker.go, handler.go)",
 			Allow:       with(ping, []string{"SystemVersion", "SystemInfo", "ContainerInspect", "ImageList"}),
 		},
 		{
 			// agent/docker.go: its own HTTP client, unversioned paths:
-			// list, one-shot stats, inspect, logs, version, info.
+			// GET /containers/json, stats?stream=0&one-shot=1 by short
+			// id, /version, /containers/{id}/json (it drops Config.Env
+			// itself), logs?stdout=1&stderr=1&tail=200, /info for the
+			// host; the image update check (docker_image_updates.go)
+			// inspects each container's image for its RepoDigests.
+			// DOCKER_VOLUME_INTERVAL adds GET /system/df?type=volume,
+			// not granted: extend the preset with SystemDataUsage.
 			Name: "beszel-agent", Client: "Beszel agent",
-			Description: "list and inspect containers, one-shot stats, logs, version, info",
-			Checked:     "Beszel v0.12 (agent/docker.go)",
-			Allow:       []string{"ContainerList", "ContainerStats", "ContainerInspect", "ContainerLogs", "SystemVersion", "SystemInfo"},
-			View:        redact,
+			Description: "list and inspect containers, one-shot stats, logs, inspect images, version, info",
+			Checked:     "Beszel v0.12 and main of 2026 (agent/docker.go, docker_image_updates.go)",
+			Allow: []string{"ContainerList", "ContainerStats", "ContainerInspect", "ContainerLogs", "ImageInspect",
+				"SystemVersion", "SystemInfo"},
+			View: redact,
 		},
 		{
-			// Its only write is POST /containers/{id}/restart, which the
-			// filter judges against the container as created: a
-			// container that would fail the safe create rules
+			// docker-entrypoint (curl, unversioned): a poll of GET
+			// /containers/json?filters={"health":["unhealthy"],...}, then
+			// POST /containers/{id}/restart?t=N; the image's health
+			// check GETs /_ping. No version, no events, no inspect. The
+			// restart is its only write, judged against the container as
+			// created: one that would fail the safe create rules
 			// (privileged, host binds, host namespaces) is not restarted.
 			Name: "autoheal", Client: "Autoheal",
-			Description: "ping, version, events, list and inspect containers, restart containers that pass the safe create rules",
-			Checked:     "Autoheal 1.x (docker-entrypoint)",
-			Allow:       with(ping, []string{"SystemVersion", "SystemEvents", "ContainerList", "ContainerInspect", "ContainerRestart"}),
+			Description: "ping, list unhealthy containers, restart containers that pass the safe create rules",
+			Checked:     "Autoheal 1.x, willfarrell/docker-autoheal main (docker-entrypoint)",
+			Allow:       []string{"SystemPing", "ContainerList", "ContainerRestart"},
 			View:        redact,
 		},
 		{
-			// packages/docker and the docker router (dockerode): list,
-			// inspect, stats, logs; start, stop, restart, remove.
+			// dockerode: api/src/router/docker/docker-router.ts lists all,
+			// inspects to find a container, then starts, stops,
+			// restarts, removes; request-handler/src/docker.ts reads
+			// one-shot stats and logs.
 			Name: "homarr", Client: "Homarr 1.x",
 			Description: "list, inspect, stats, logs; start, stop, restart, remove containers (start and restart: safe create rules)",
-			Checked:     "Homarr v1.x (packages/docker)",
+			Checked:     "Homarr v1.x (packages/api/src/router/docker, packages/request-handler/src/docker.ts)",
 			Allow: []string{"ContainerList", "ContainerInspect", "ContainerStats", "ContainerLogs",
 				"ContainerStart", "ContainerStop", "ContainerRestart", "ContainerDelete"},
 			View: redact,
@@ -245,11 +278,13 @@ func Presets() []Preset {
 			}),
 		},
 		{
-			// The docker CLI's ps, images, logs, inspect, stats, events,
-			// version, info: HEAD /_ping first, then versioned paths.
+			// The docker CLI's ps, images, logs (inspect, then logs),
+			// inspect (container, else image), stats (list, events,
+			// stats stream), events, version, info: HEAD /_ping first,
+			// then versioned paths.
 			Name: "docker-cli-readonly", Client: "docker CLI, read-only commands",
 			Description: "ps, images, logs, inspect, stats, events, version, info",
-			Checked:     "docker CLI 26-28 (cli/command)",
+			Checked:     "docker CLI 26-28 (cli/command/container, image, system, inspect)",
 			Allow: with(ping, []string{"ContainerList", "ContainerInspect", "ContainerLogs", "ContainerStats",
 				"SystemEvents", "ImageList", "ImageInspect", "SystemVersion", "SystemInfo"}),
 			View: redact,
@@ -271,7 +306,7 @@ func Presets() []Preset {
 }
 
 func dozzleReads() []string {
-	return slices.Concat(pingOps(), []string{"SystemInfo", "SystemVersion", "ContainerList", "ContainerInspect",
+	return slices.Concat(pingOps(), []string{"SystemInfo", "ContainerList", "ContainerInspect",
 		"ContainerLogs", "ContainerStats", "SystemEvents"})
 }
 

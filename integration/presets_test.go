@@ -34,7 +34,7 @@ func presetReplays() map[string][]presetCall {
 	ping := []presetCall{call("HEAD", "/_ping"), call("GET", "/_ping")}
 	events := `/events?filters=` + url.QueryEscape(`{"type":{"container":true}}`)
 	traefik := append(ping, call("GET", "/version"), call("GET", "/containers/json?all=1"), call("GET", "/containers/{c}/json"))
-	dozzle := append(ping, call("GET", "/info"), call("GET", "/version"), call("GET", "/containers/json?all=1"),
+	dozzle := append(ping, call("GET", "/info"), call("GET", "/containers/json?all=1"),
 		call("GET", "/containers/{c}/json"), watch("/containers/{c}/logs?follow=1&stdout=1&stderr=1&tail=10"),
 		watch("/containers/{c}/stats?stream=1"), watch("/events"))
 	netdata := append(ping, call("GET", "/info"),
@@ -54,7 +54,7 @@ func presetReplays() map[string][]presetCall {
 			call("GET", "/containers/{c}/stats?stream=false")},
 		"dozzle": dozzle,
 		"dozzle-actions": append(dozzle, post("/containers/{w}/stop", ""), post("/containers/{w}/start", ""),
-			post("/containers/{w}/restart?t=0", "")),
+			post("/containers/{w}/restart?t=0", ""), post("/containers/{w}/stop?t=0", ""), call("DELETE", "/containers/{w}")),
 		"portainer-readonly": append(ping, call("GET", "/containers/json?all=1"), call("GET", "/containers/{c}/json"),
 			call("GET", "/containers/{c}/top"), call("GET", "/containers/{c}/logs?stdout=1&stderr=1&tail=100"),
 			call("GET", "/containers/{c}/stats?stream=false"), call("GET", "/events?since=1&until=2"),
@@ -71,10 +71,10 @@ func presetReplays() map[string][]presetCall {
 		"cadvisor-env":  cadvisor,
 		"beszel-agent": {call("GET", "/containers/json"), call("GET", "/containers/{c}/stats?stream=0"),
 			call("GET", "/containers/{c}/json"), call("GET", "/containers/{c}/logs?stdout=1&stderr=1&tail=10"),
-			call("GET", "/version"), call("GET", "/info")},
-		"autoheal": append(ping, call("GET", "/version"), watch(events),
-			call("GET", "/containers/json?filters="+url.QueryEscape(`{"health":["unhealthy"]}`)),
-			call("GET", "/containers/{c}/json"), post("/containers/{w}/restart?t=0", "")),
+			call("GET", "/images/{img}/json"), call("GET", "/version"), call("GET", "/info")},
+		"autoheal": {call("GET", "/_ping"),
+			call("GET", "/containers/json?filters="+url.QueryEscape(`{"health":["unhealthy"],"label":["autoheal=true"]}`)),
+			post("/containers/{w}/restart?t=0", "")},
 		"homarr": {call("GET", "/containers/json?all=true"), call("GET", "/containers/{c}/json"),
 			call("GET", "/containers/{c}/stats?stream=false"), call("GET", "/containers/{c}/logs?stdout=1&stderr=1&tail=10"),
 			post("/containers/{w}/stop", ""), post("/containers/{w}/start", ""), post("/containers/{w}/restart", ""),
@@ -106,13 +106,22 @@ func presetDenials(preset string) []presetCall {
 		create = post("/containers/create", `{"Image":"`+presetImage+`","HostConfig":{"Privileged":true,"NetworkMode":"none","CgroupnsMode":"private"}}`)
 		exec = post("/containers/{c}/exec", `{"Cmd":["id"],"Privileged":true}`)
 	}
-	return []presetCall{
+	denied := []presetCall{
 		create, exec,
 		call("GET", "/containers/{c}/archive?path=/etc"),
 		call("HEAD", "/containers/{c}/archive?path=/etc"),
 		call("GET", "/configs"), call("GET", "/swarm"), call("GET", "/secrets"),
 		post("/build", ""), call("GET", "/containers/{c}/export"),
 	}
+	// What these presets granted before their clients' source showed
+	// the clients never call it.
+	switch preset {
+	case "dozzle", "dozzle-actions":
+		denied = append(denied, call("GET", "/version"))
+	case "autoheal":
+		denied = append(denied, call("GET", "/version"), call("GET", "/events"), call("GET", "/containers/{c}/json"))
+	}
+	return denied
 }
 
 // TestPresetReplays replays each preset's client through a served filter
