@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 
@@ -52,9 +53,9 @@ func (p *parser) listen(n *yaml.Node) []listenAt {
 	var out []listenAt
 	seen := make(map[string]bool)
 	for i, e := range n.Content {
-		l := listenAt{binding: filter.SocketBinding{Rule: fmt.Sprintf("listen[%d]", i)}, node: e}
+		l := listenAt{binding: filter.SocketBinding{Rule: fmt.Sprintf("listen[%d]", i), Mode: 0o600}, node: e}
 		what := l.binding.Rule
-		for _, kv := range p.mapping(e, what, "path", "name", "profile") {
+		for _, kv := range p.mapping(e, what, "path", "name", "profile", "mode", "group") {
 			s, ok := p.scalar(kv[1], what+"."+kv[0].Value)
 			if !ok {
 				continue
@@ -70,6 +71,17 @@ func (p *parser) listen(n *yaml.Node) []listenAt {
 				l.binding.Name = s
 			case "profile":
 				l.binding.Profile, l.node = s, kv[1]
+			case "mode":
+				m, err := strconv.ParseUint(s, 8, 32)
+				if err != nil || m > 0o777 {
+					p.errorf(kv[1], "%s.mode: %q: want octal permission bits such as 0660", what, s)
+					continue
+				}
+				l.binding.Mode = uint32(m)
+			case "group":
+				if gid, ok := p.resolve(kv[1], s, "group", p.res.LookupGroup); ok {
+					l.binding.Group = &gid
+				}
 			}
 		}
 		if e.Kind != yaml.MappingNode {

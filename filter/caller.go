@@ -114,6 +114,11 @@ type SocketBinding struct {
 	Name    string // systemd's FileDescriptorName, or ""
 	Path    string // the socket's path, or ""
 	Profile string
+	// Mode and Group are the permission bits and gid of a socket the
+	// daemon creates at Path: a bound socket's mode is its capability,
+	// so it never takes the main socket's. Group nil keeps the daemon's.
+	Mode  uint32
+	Group *uint32
 	// Rule describes the binding for logs, e.g. "listen[0] (path /run/x.sock)".
 	Rule string
 }

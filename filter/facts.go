@@ -74,8 +74,10 @@ type Fact struct {
 	Volume    *VolumeFact
 	Engine    *EngineFact
 	Swarm     *SwarmObjectFact // a secret or config
-	// Path is a resolved host path.
-	Path string
+	// Path is a resolved host path, and Submounts says mounts lie
+	// beneath it.
+	Path      string
+	Submounts bool
 }
 
 // ContainerFact is what an inspect shows of a container.

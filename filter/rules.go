@@ -433,7 +433,7 @@ func (r *CreateRules) judgeBind(b string, j *judging) (string, error) {
 		if err := r.judgeHostPath(src, j); err != nil {
 			return "", err
 		}
-		return writableName("host path "+src, ro), nil
+		return writableName("host path "+src, ro && !hasSubmounts(src, j)), nil
 	}
 	return r.judgeNamedVolume(src, ro, j)
 }
@@ -471,16 +471,41 @@ func (r *CreateRules) judgeNamedVolume(name string, readOnly bool, j *judging) (
 	if err := r.judgeVolumeDriver(f.Volume.Driver, f.Volume.Options, j); err != nil {
 		return "", fmt.Errorf("volume %s: %w", name, err)
 	}
-	return r.volumeWritable(name, f.Volume.Options, readOnly), nil
+	return r.volumeWritable(name, f.Volume.Options, readOnly, j), nil
 }
 
 // volumeWritable names a volume whose options bind a host path that the
-// mount leaves writable, "" for any other.
-func (r *CreateRules) volumeWritable(name string, opts map[string]string, readOnly bool) string {
-	if opts["type"] != "none" || readOnly || slices.Contains(strings.Split(opts["o"], ","), "ro") {
+// mount leaves writable, "" for any other. The local driver reads its
+// options in order, so the last of "ro" and "rw" decides.
+func (r *CreateRules) volumeWritable(name string, opts map[string]string, readOnly bool, j *judging) string {
+	if opts["type"] != "none" {
+		return ""
+	}
+	for _, o := range strings.Split(opts["o"], ",") {
+		switch o {
+		case "ro":
+			readOnly = true
+		case "rw":
+			readOnly = false
+		}
+	}
+	if readOnly && !hasSubmounts(opts["device"], j) {
 		return ""
 	}
 	return fmt.Sprintf("volume %s (device %s)", name, opts["device"])
+}
+
+// hasSubmounts reports a host path with mounts beneath it, which a
+// read-only bind leaves writable on engines before 25 (and at API
+// versions before 1.44): such a bind counts as writable. Not known yet,
+// it counts as not: the decision waits for the path's lookup (which
+// judgeHostPath asks for) before it allows anything.
+func hasSubmounts(p string, j *judging) bool {
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	f, known := j.facts[Lookup{LookupHostPath, p}]
+	return known && f.Submounts
 }
 
 // judgeMount checks one mount and returns what it binds writable of the
@@ -493,7 +518,7 @@ func (r *CreateRules) judgeMount(m mount.Mount, j *judging) (string, error) {
 		if err := r.judgeHostPath(m.Source, j); err != nil {
 			return "", err
 		}
-		return writableName("host path "+m.Source, ro), nil
+		return writableName("host path "+m.Source, ro && !hasSubmounts(m.Source, j)), nil
 	case mount.TypeVolume:
 		writable := ""
 		if m.VolumeOptions != nil && m.VolumeOptions.DriverConfig != nil {
@@ -501,7 +526,7 @@ func (r *CreateRules) judgeMount(m mount.Mount, j *judging) (string, error) {
 			if err := r.judgeVolumeDriver(dc.Name, dc.Options, j); err != nil {
 				return "", err
 			}
-			writable = r.volumeWritable(cmp.Or(m.Source, "(anonymous)"), dc.Options, ro)
+			writable = r.volumeWritable(cmp.Or(m.Source, "(anonymous)"), dc.Options, ro, j)
 		}
 		if m.Source != "" {
 			w, err := r.judgeNamedVolume(m.Source, ro, j)
@@ -622,7 +647,7 @@ func (r *CreateRules) JudgeVolumeCreate(req *volume.CreateRequest, j *judging) e
 	// A container create that names a volume not made yet is judged
 	// before the engine makes it: one the caller makes in between, with
 	// bind options, must not be a writable bind.
-	if w := r.volumeWritable(req.Name, req.DriverOpts, false); w != "" && !r.WritableBinds {
+	if w := r.volumeWritable(req.Name, req.DriverOpts, false, j); w != "" && !r.WritableBinds {
 		return refuse("%s would bind a host path writable: a bind volume must be read-only by its options (o=bind,ro) (create rule writable_binds)", w)
 	}
 	return nil

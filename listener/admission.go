@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -17,7 +18,11 @@ type Admission struct {
 
 	mu     sync.Mutex
 	total  int
-	perUID map[uint32]int
+	// perUID counts connections by the key countAs gives: the uid, and
+	// where the peer runs, so that root in a container and root on the
+	// host are not one count.
+	perUID  map[string]int
+	countAs func(Arrival) string
 	// refusals counts refused connections per uid since the last
 	// warning about that uid, so that a flood makes one line per
 	// refusalLogEvery, not one per connection.
@@ -46,7 +51,7 @@ const maxAnswering = 32
 func NewAdmission(cfg Config) *Admission {
 	return &Admission{
 		maxUID: cfg.MaxConnsPerUID, max: cfg.MaxConns, reserve: cfg.Reserve, reserved: cfg.Reserved,
-		perUID: make(map[uint32]int), refusals: make(map[uint32]*refusalCount),
+		perUID: make(map[string]int), refusals: make(map[uint32]*refusalCount), countAs: cfg.CountAs,
 		answering: make(chan struct{}, maxAnswering),
 	}
 }
@@ -61,8 +66,11 @@ type refusal struct {
 // may use the reserve is asked only once the rest is taken, and without
 // the lock: finding it out may take a look at the peer's process and the
 // engine.
-func (a *Admission) admit(arr Arrival) *refusal {
-	uid := arr.Creds.UID
+func (a *Admission) admit(arr Arrival) (string, *refusal) {
+	key := strconv.FormatUint(uint64(arr.Creds.UID), 10)
+	if a.countAs != nil {
+		key = a.countAs(arr)
+	}
 	limit := a.max - a.reserve
 	full := func() *refusal {
 		return &refusal{http.StatusServiceUnavailable, fmt.Sprintf("the filter holds all the %d connections it serves to such callers; try again later", limit)}
@@ -71,32 +79,32 @@ func (a *Admission) admit(arr Arrival) *refusal {
 	for {
 		a.mu.Lock()
 		switch {
-		case a.maxUID > 0 && a.perUID[uid] >= a.maxUID:
+		case a.maxUID > 0 && a.perUID[key] >= a.maxUID:
 			a.mu.Unlock()
-			return &refusal{http.StatusTooManyRequests, fmt.Sprintf("too many open connections for uid %d (at most %d per uid)", uid, a.maxUID)}
+			return key, &refusal{http.StatusTooManyRequests, fmt.Sprintf("too many open connections for uid %s (at most %d per uid)", key, a.maxUID)}
 		case a.max <= 0 || a.total < limit || (reserved && a.total < a.max):
 			a.total++
-			a.perUID[uid]++
+			a.perUID[key]++
 			a.mu.Unlock()
-			return nil
+			return key, nil
 		case reserved || a.total >= a.max || a.reserved == nil:
 			a.mu.Unlock()
-			return full()
+			return key, full()
 		}
 		a.mu.Unlock()
 		if !a.reserved(arr) {
-			return full()
+			return key, full()
 		}
 		reserved = true
 	}
 }
 
-func (a *Admission) release(uid uint32) {
+func (a *Admission) release(key string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.total--
-	if a.perUID[uid]--; a.perUID[uid] <= 0 {
-		delete(a.perUID, uid)
+	if a.perUID[key]--; a.perUID[key] <= 0 {
+		delete(a.perUID, key)
 	}
 }
 

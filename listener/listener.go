@@ -45,6 +45,12 @@ type Config struct {
 	Reserve  int
 	Reserved func(Arrival) bool
 
+	// CountAs is the key a connection counts under for
+	// MaxConnsPerUID: by default its uid; the daemon adds where the peer
+	// runs, so that root in every container is not one count with the
+	// host's root.
+	CountAs func(Arrival) string
+
 	// Admission, when set, is shared with the listeners of other Open
 	// calls, so that the bounds count their connections together; nil
 	// makes one for this call.
@@ -227,7 +233,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		if refusal := l.adm.admit(Arrival{Conn: c, Creds: creds, Name: l.name, Path: l.ul.Addr().String()}); refusal != nil {
+		key, refusal := l.adm.admit(Arrival{Conn: c, Creds: creds, Name: l.name, Path: l.ul.Addr().String()})
+		if refusal != nil {
 			l.adm.answer(c, refusal)
 			if n := l.adm.refused(creds.UID, time.Now()); n > 0 && l.log != nil {
 				l.log.Warn("connections refused: "+refusal.why, "uid", creds.UID, "pid", creds.PID, "refused", n)
@@ -235,7 +242,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			continue
 		}
 		conn := &Conn{UnixConn: c, Creds: creds}
-		conn.onClose = func() { l.adm.release(creds.UID) }
+		conn.onClose = func() { l.adm.release(key) }
 		return conn, nil
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -101,7 +103,11 @@ func (e *Engine) answer(ctx context.Context, l filter.Lookup) filter.Fact {
 	switch l.Kind {
 	case filter.LookupHostPath:
 		real, err := resolveHostPath(l.Ref)
-		return filter.Fact{Path: real, Err: err}
+		if err != nil {
+			return filter.Fact{Err: err}
+		}
+		sub, err := mountsUnder(real)
+		return filter.Fact{Path: real, Submounts: sub, Err: err}
 	case filter.LookupContainer:
 		var c struct {
 			ID         string `json:"Id"`
@@ -211,6 +217,44 @@ func (e *Engine) inspect(ctx context.Context, path string, v any) filter.Fact {
 		return filter.Fact{Err: fmt.Errorf("read the engine's answer: %w", err)}
 	}
 	return filter.Fact{}
+}
+
+// mountsUnder reports whether a mount point lies beneath dir, as this
+// process's mount table shows it (the engine's is the host's; the unit's
+// private trees are refused as bind sources).
+func mountsUnder(dir string) (bool, error) {
+	table, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, fmt.Errorf("read the mount table: %w", err)
+	}
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	for line := range strings.SplitSeq(string(table), "\n") {
+		// The fifth field is the mount point, with spaces, tabs,
+		// newlines and backslashes escaped in octal.
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(unescapeMountPoint(fields[4]), prefix) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func unescapeMountPoint(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // resolveHostPath resolves a host path's symbolic links as the kernel will

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"strconv"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/identity"
@@ -34,8 +37,11 @@ func openBound(policy *filter.Policy, lns []*listener.Listener, activated bool, 
 				"binding", b.Rule)
 			continue
 		}
+		// The binding's own mode and group (0600, the daemon's group,
+		// unless it says): whoever may open the main socket must not
+		// get the bound profile.
 		c := cfg
-		c.Path = b.Path
+		c.Path, c.Mode, c.Group = b.Path, fs.FileMode(b.Mode), b.Group
 		l, err := listener.Open(nil, c)
 		if err != nil {
 			for _, o := range out {
@@ -65,4 +71,22 @@ func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival
 	id := r.Conn(a.Conn, a.Creds.PID).Identity(ctx)
 	c.Container, c.Contained = id.Container, id.Contained
 	return c
+}
+
+// countAs counts a connection under its uid and where its peer runs, as
+// its cgroup tells (unverified: it only keeps containers' and the host's
+// counts apart, and a spoof gains nothing but its own count).
+func countAs(a listener.Arrival) string {
+	uid := strconv.FormatUint(uint64(a.Creds.UID), 10)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", a.Creds.PID))
+	if err != nil {
+		return uid
+	}
+	switch id, contained, _ := identity.ContainerID(data); {
+	case id != "":
+		return uid + " in container " + id[:12]
+	case contained:
+		return uid + " in a container"
+	}
+	return uid
 }

@@ -267,6 +267,7 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	lcfg := listener.Config{
 		Path: f.listen, Mode: fs.FileMode(mode), Group: group, Log: log,
 		MaxConnsPerUID: f.maxConnsPerUID, MaxConns: f.maxConns, Reserve: f.reserveConns,
+		CountAs: countAs,
 		Reserved: func(a listener.Arrival) bool {
 			return p.Policy().Lists(arrivalCaller(identities, resolver, a))
 		},
