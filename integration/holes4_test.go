@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -269,5 +270,78 @@ default: none
 	got := statuses(t, exec.Command(client, "-sock", bound, "-setuid", "4242", "-paths=/info"))
 	if strings.Join(got, ",") == fmt.Sprint(http.StatusOK) {
 		t.Errorf("the bound socket has mode %v like the main socket: uid 4242, given pings only, got the traefik profile's /info on it", fi.Mode().Perm())
+	}
+}
+
+// TestHole4x5PartialCgroupMove: on cgroup v1 each controller has a
+// cgroup file line of its own. A host process moved into a container's
+// cgroup in some controllers only (root's doing, or a privileged
+// container's with the host's cgroup file systems) is neither that
+// container nor a host process: the lines must all be the container
+// init's. This holds; it is here because the suite's spoofs use the
+// unified hierarchy only.
+func TestHole4x5PartialCgroupMove(t *testing.T) {
+	e := testEnv(t)
+	client := peerImage(t, e)
+	dir := shortTempDir(t)
+	policy := writePolicy(t, dir, `
+profiles:
+  web: {allow: [SystemPing, ContainerList]}
+  host: {allow: [SystemPing, SystemVersion]}
+clients:
+  - container: {name: dsf-hole4x5-web}
+    profile: web
+  - user: 0
+    profile: host
+default: none
+`)
+	f := startFilter(t, e, filterOpts{sock: filepath.Join(dir, "f.sock"), args: []string{"--policy", policy, "--listen-mode", "0666"}})
+	web := runContainer(t, e, "--name", "dsf-hole4x5-web", "dsf-peer:latest", "/peerclient", "-sleep")
+	initCgroup, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", inspectOnEngine(t, e, web).State.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// controller -> the web container's cgroup path in it.
+	paths := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(initCgroup)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && strings.Contains(parts[2], web) {
+			// The unified hierarchy's line names no controller.
+			ctl := cmp.Or(strings.TrimPrefix(parts[1], "name="), "unified")
+			paths[ctl] = parts[2]
+		}
+	}
+	if paths["memory"] == "" || paths["pids"] == "" {
+		t.Fatalf("the web container's init is not in a v1 memory and pids cgroup of its own:\n%s", initCgroup)
+	}
+	cases := []struct {
+		name        string
+		controllers []string
+	}{
+		{"memory only", []string{"memory"}},
+		{"every controller but pids", func() []string {
+			var out []string
+			for c := range paths {
+				if c != "pids" {
+					out = append(out, c)
+				}
+			}
+			return out
+		}()},
+	}
+	const list, version = "/containers/json", "/version"
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var script strings.Builder
+			for _, ctl := range c.controllers {
+				fmt.Fprintf(&script, `echo $$ > %q && `, filepath.Join("/sys/fs/cgroup", ctl, paths[ctl], "cgroup.procs"))
+			}
+			script.WriteString(`exec "$@"`)
+			sh := exec.Command("sh", "-c", script.String(), "sh", client, "-sock", f.sock, "-paths="+list+","+version)
+			got := statuses(t, sh)
+			if strings.Join(got, ",") != "403,403" {
+				t.Errorf("a host process in the web container's cgroup in %v only: statuses %v, want 403,403 (neither the web container nor host root)", c.controllers, got)
+			}
+		})
 	}
 }
