@@ -267,9 +267,15 @@ default: none
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := statuses(t, exec.Command(client, "-sock", bound, "-setuid", "4242", "-paths=/info"))
-	if strings.Join(got, ",") == fmt.Sprint(http.StatusOK) {
-		t.Errorf("the bound socket has mode %v like the main socket: uid 4242, given pings only, got the traefik profile's /info on it", fi.Mode().Perm())
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the bound socket has mode %v, want 0600 unless its entry says", fi.Mode().Perm())
+	}
+	out, err := exec.Command(client, "-sock", bound, "-setuid", "4242", "-paths=/info").CombinedOutput()
+	if err == nil && strings.Contains(string(out), fmt.Sprintf("STATUS %d", http.StatusOK)) {
+		t.Errorf("the bound socket (mode %v): uid 4242, given pings only, got the traefik profile's /info on it: %s", fi.Mode().Perm(), out)
+	}
+	if err != nil && !strings.Contains(string(out), "permission denied") {
+		t.Errorf("uid 4242 on the bound socket: %v %s, want it refused at connect", err, out)
 	}
 }
 
