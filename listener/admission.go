@@ -16,8 +16,8 @@ type Admission struct {
 	maxUID, max, reserve int
 	reserved             func(Arrival) bool
 
-	mu     sync.Mutex
-	total  int
+	mu    sync.Mutex
+	total int
 	// perUID counts connections by the key countAs gives: the uid, and
 	// where the peer runs, so that root in a container and root on the
 	// host are not one count.
