@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -158,6 +159,21 @@ func (p *Policy) learn(c Caller, r *Request, d Decision) Decision {
 	if d.Route.Body.Judged() && r.Body == nil && !r.BodyTooLarge && r.ContentLength != 0 {
 		d.Verdict, d.NeedBody = Pending, true
 		return d
+	}
+	// Read past a refusal of its query, the body is judged as in force:
+	// one the filter cannot read the way the engine does stays denied,
+	// and what its rules refuse is recorded.
+	if d.Step == StepQuery && d.Route.Body.Judged() && r.Body != nil {
+		j := &judging{facts: r.Facts}
+		err := d.judgeBody(j, r.Body)
+		switch {
+		case err != nil && !errors.Is(err, ErrRule):
+			return d.refuse(StepBody, err)
+		case err != nil:
+			d.WouldDeny = append(d.WouldDeny, Refusal{StepBody, http.StatusForbidden, fmt.Sprintf("profile %s: %v", d.ProfileName(), err)})
+		case len(j.missing) > 0:
+			return d.pending(StepBody, j)
+		}
 	}
 	d.Verdict, d.Step, d.Status = Allow, StepLearn, http.StatusOK
 	d.Reason = "learn mode allows what the policy would deny: " + d.WouldDenyText()

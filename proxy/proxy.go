@@ -595,7 +595,9 @@ func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.De
 		return p.relay(w, resp, d, func() { u.br.Peek(1) })
 	}
 	status, err := p.relay(w, resp, d, nil)
-	reusable := u.body.eof && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	// Bytes the engine sent past its answer belong to no request: such a
+	// connection is never used again, held or pooled.
+	reusable := u.body.eof && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols && u.br.Buffered() == 0
 	if reusable && info.held {
 		u.reused = true
 		info.up = u
