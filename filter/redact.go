@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -254,38 +255,38 @@ func decodeJSON(body []byte, into any) error {
 // container at a time, without those the view hides. Memory stays that of
 // one entry, however long the list.
 func (v *View) FilterList(dst io.Writer, src io.Reader) error {
-	dec := json.NewDecoder(src)
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		return fmt.Errorf("engine answer is not a JSON list (%v)", err)
+	l := listReader{br: bufio.NewReaderSize(src, 32<<10)}
+	if err := l.open(); err != nil {
+		return err
 	}
 	if _, err := io.WriteString(dst, "["); err != nil {
 		return err
 	}
-	first := true
-	for dec.More() {
-		var entry json.RawMessage
-		if err := dec.Decode(&entry); err != nil {
-			return fmt.Errorf("engine answer: %w", err)
+	shown := false
+	for first := true; ; first = false {
+		entry, err := l.next(first)
+		if err != nil {
+			return err
 		}
-		var c struct{ Labels map[string]any }
-		if err := json.Unmarshal(entry, &c); err != nil {
-			return fmt.Errorf("engine answer: %w", err)
+		if entry == nil {
+			break
 		}
-		if !v.visible(c.Labels) {
+		labels, err := topLabels(entry)
+		if err != nil {
+			return err
+		}
+		if !v.visible(labels) {
 			continue
 		}
-		if !first {
+		if shown {
 			if _, err := io.WriteString(dst, ","); err != nil {
 				return err
 			}
 		}
-		first = false
+		shown = true
 		if _, err := dst.Write(entry); err != nil {
 			return err
 		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("engine answer: %w", err)
 	}
 	_, err := io.WriteString(dst, "]\n")
 	return err

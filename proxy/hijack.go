@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 )
 
@@ -226,14 +224,7 @@ func watchHangup(c net.Conn, done <-chan struct{}, gone func()) {
 			return
 		case <-t.C:
 		}
-		hup := false
-		raw.Control(func(fd uintptr) {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if n, err := unix.Poll(fds, 0); err == nil && n > 0 {
-				hup = fds[0].Revents&unix.POLLHUP != 0
-			}
-		})
-		if hup {
+		if hungUp(raw) {
 			gone()
 			return
 		}

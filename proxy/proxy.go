@@ -89,6 +89,9 @@ type Proxy struct {
 	// hijacked sessions, which would otherwise hold shutdown forever.
 	watches     context.Context
 	stopWatches context.CancelFunc
+	// streams are the open-ended streams relayed apart from their
+	// handlers.
+	streams streamSet
 
 	openConns atomic.Int64
 	allowed   atomic.Uint64
@@ -177,6 +180,7 @@ func (p *Proxy) Stats() Stats {
 // sent no request. Called after the listeners are closed.
 func (p *Proxy) StopWatches() {
 	p.stopWatches()
+	p.streams.end()
 	p.reads.end()
 	p.fresh.end()
 }
@@ -309,7 +313,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if d.Allowed() {
 		p.allowed.Add(1)
-		status, err = p.forward(w, r, &d, req.Body, info)
+		status, err = p.forward(w, r, &d, req.Body, info, start)
+		if errors.Is(err, errDetached) {
+			return
+		}
 	} else {
 		p.denied.Add(1)
 		status = d.Status
@@ -426,12 +433,12 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 
 // forward sends an allowed request to the engine and relays the answer.
 // A judged body is sent as the bytes that were judged.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte, info *connInfo) (int, error) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte, info *connInfo, start time.Time) (int, error) {
 	if d.Route.Conn == filter.ConnTunnel {
 		return p.forwardHijack(w, r, d)
 	}
 	if d.Route.Body.Judged() || r.ContentLength == 0 {
-		return p.forwardHeld(w, r, d, judged, info)
+		return p.forwardHeld(w, r, d, judged, info, start)
 	}
 	return p.forwardStreamed(w, r, d)
 }
@@ -526,7 +533,7 @@ func (p *Proxy) relay(w http.ResponseWriter, resp *http.Response, d *filter.Deci
 // was judged, on the upstream connection the client connection holds (an
 // open-ended stream gets one of its own), from the client's goroutine:
 // no hand-off to other goroutines on the way.
-func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte, info *connInfo) (int, error) {
+func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.Decision, judged []byte, info *connInfo, start time.Time) (int, error) {
 	p.auditForward(r, d)
 	watch := d.Route.Conn == filter.ConnWatch
 	out := p.outboundHeld(r, d)
@@ -535,6 +542,9 @@ func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.De
 		if len(judged) > 0 {
 			out.Body = io.NopCloser(bytes.NewReader(judged))
 		}
+	}
+	if watch && r.Method != http.MethodHead && r.ProtoAtLeast(1, 1) {
+		return p.forwardDetached(w, r, d, out, start)
 	}
 	wait := time.Duration(0)
 	if !watch {

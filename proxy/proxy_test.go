@@ -389,6 +389,9 @@ func TestStreamFlushesEachRead(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d, want 200", resp.StatusCode)
 			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q, want the engine's", ct)
+			}
 			br := bufio.NewReader(resp.Body)
 			// The engine holds event 2 until event 1 has reached the
 			// client: a proxy that buffers never delivers it.
@@ -481,6 +484,46 @@ func TestEngineDownIsBadGateway(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			wantJSONError(t, resp, http.StatusBadGateway, "cannot reach the Docker engine at "+engine)
+		})
+	}
+}
+
+// A stream's answer that is not a stream (an error, or no answer at all)
+// reaches the client whole, with its status.
+func TestStreamAnswerNotAStream(t *testing.T) {
+	tests := []struct {
+		name     string
+		engine   http.HandlerFunc
+		status   int
+		contains string
+	}{
+		{"engine error", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"message":"No such container: c1"}`)
+		}, http.StatusNotFound, "No such container: c1"},
+		{"engine hangs up before its head", func(w http.ResponseWriter, r *http.Request) {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				c.Close()
+			}
+		}, http.StatusBadGateway, "docker-socket-filter"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, sock := startProxy(t, serveEngine(t, tc.engine))
+			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/c1/logs?follow=1&stdout=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("body: %v", err)
+			}
+			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.contains) {
+				t.Errorf("answer %d %q, want %d with %q", resp.StatusCode, body, tc.status, tc.contains)
+			}
 		})
 	}
 }

@@ -179,6 +179,14 @@ func exchange(u *upConn, out *http.Request, wait time.Duration) (*http.Response,
 		u.c.SetDeadline(time.Now().Add(wait))
 		defer u.c.SetDeadline(time.Time{})
 	}
+	if err := send(u, out); err != nil {
+		return nil, err
+	}
+	return receive(u, out)
+}
+
+// send writes out on u.
+func send(u *upConn, out *http.Request) error {
 	bw := upWriters.Get().(*bufio.Writer)
 	bw.Reset(u.c)
 	err := out.Write(bw)
@@ -188,8 +196,13 @@ func exchange(u *upConn, out *http.Request, wait time.Duration) (*http.Response,
 	bw.Reset(nil)
 	upWriters.Put(bw)
 	if err != nil {
-		return nil, &staleError{fmt.Errorf("send request to the engine: %w", err)}
+		return &staleError{fmt.Errorf("send request to the engine: %w", err)}
 	}
+	return nil
+}
+
+// receive reads the head of the answer to out.
+func receive(u *upConn, out *http.Request) (*http.Response, error) {
 	for {
 		if _, err := u.br.Peek(1); err != nil {
 			return nil, &staleError{err}

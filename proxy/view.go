@@ -12,6 +12,10 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 )
 
+// eventBuffer sizes the buffer events are read into to be judged: one
+// event is a few hundred bytes, and a longer one is read in pieces.
+const eventBuffer = 1 << 10
+
 // maxViewed bounds an inspect answer read whole to be rewritten, and one
 // event of the events stream.
 const maxViewed = 32 << 20
@@ -31,7 +35,11 @@ func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *fi
 			}
 			return resp.StatusCode, nil
 		}
-		return resp.StatusCode, p.relayEvents(w, resp.Body, view)
+		rc := http.NewResponseController(w)
+		if err := rc.Flush(); err != nil {
+			return resp.StatusCode, fmt.Errorf("flush to client: %w", err)
+		}
+		return resp.StatusCode, p.relayEvents(w, rc.Flush, resp.Body, view)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxViewed+1))
 	if err != nil {
@@ -60,19 +68,15 @@ func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *fi
 
 // relayEvents passes on the events the view shows, each flushed at once.
 // The engine writes one JSON object per line.
-func (p *Proxy) relayEvents(w http.ResponseWriter, body io.Reader, view *filter.View) error {
-	rc := http.NewResponseController(w)
-	if err := rc.Flush(); err != nil {
-		return fmt.Errorf("flush to client: %w", err)
-	}
-	br := bufio.NewReader(body)
+func (p *Proxy) relayEvents(w io.Writer, flush func() error, body io.Reader, view *filter.View) error {
+	br := bufio.NewReaderSize(body, eventBuffer)
 	for {
 		line, err := readLine(br)
 		if len(bytes.TrimSpace(line)) > 0 && view.EventVisible(line) {
 			if _, werr := w.Write(line); werr != nil {
 				return fmt.Errorf("write to client: %w", werr)
 			}
-			if ferr := rc.Flush(); ferr != nil {
+			if ferr := flush(); ferr != nil {
 				return fmt.Errorf("flush to client: %w", ferr)
 			}
 		}

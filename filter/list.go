@@ -1,0 +1,234 @@
+package filter
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// errNotList is an engine answer that is not a JSON list of values.
+var errNotList = errors.New("engine answer is not a JSON list")
+
+// listReader cuts a JSON list into its elements as they stream in,
+// tracking only strings and nesting: each element is then checked whole
+// with json.Valid, so that nothing the scanner took for an element's end
+// can be a quote or bracket inside a string.
+type listReader struct {
+	br   *bufio.Reader
+	elem []byte
+}
+
+// skipSpace returns the next byte that is not JSON whitespace.
+func (l *listReader) skipSpace() (byte, error) {
+	for {
+		c, err := l.br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c, nil
+	}
+}
+
+// open reads the list's opening bracket.
+func (l *listReader) open() error {
+	c, err := l.skipSpace()
+	if err != nil {
+		return fmt.Errorf("%w (%w)", errNotList, err)
+	}
+	if c != '[' {
+		return errNotList
+	}
+	return nil
+}
+
+// next returns the next element, valid JSON, or nil at the list's end.
+// The element is only good until the next call.
+func (l *listReader) next(first bool) ([]byte, error) {
+	c, err := l.skipSpace()
+	if err != nil {
+		return nil, unexpected(err)
+	}
+	if c == ']' {
+		return nil, nil
+	}
+	if !first {
+		if c != ',' {
+			return nil, fmt.Errorf("engine answer: %q between list elements", c)
+		}
+		if c, err = l.skipSpace(); err != nil {
+			return nil, unexpected(err)
+		}
+	}
+	l.elem = append(l.elem[:0], c)
+	depth := 0
+	switch c {
+	case '{', '[':
+		depth = 1
+	case '"':
+		if err := l.str(); err != nil {
+			return nil, err
+		}
+	default:
+		// A literal runs to the next delimiter, which is put back.
+		for {
+			c, err := l.br.ReadByte()
+			if err != nil {
+				return nil, unexpected(err)
+			}
+			if c == ',' || c == ']' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+				l.br.UnreadByte()
+				break
+			}
+			l.elem = append(l.elem, c)
+		}
+	}
+	for depth > 0 {
+		c, err := l.br.ReadByte()
+		if err != nil {
+			return nil, unexpected(err)
+		}
+		l.elem = append(l.elem, c)
+		switch c {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			if err := l.str(); err != nil {
+				return nil, err
+			}
+		}
+		if len(l.elem) > maxListElem {
+			return nil, fmt.Errorf("engine answer: list element over %d bytes", maxListElem)
+		}
+	}
+	if !json.Valid(l.elem) {
+		return nil, errors.New("engine answer: list element is not JSON")
+	}
+	return l.elem, nil
+}
+
+// str appends the rest of a string whose opening quote was read.
+func (l *listReader) str() error {
+	for {
+		s, err := l.br.ReadSlice('"')
+		l.elem = append(l.elem, s...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return unexpected(err)
+		}
+		// The quote ends the string unless an odd run of backslashes
+		// escapes it.
+		n := 0
+		for i := len(l.elem) - 2; i >= 0 && l.elem[i] == '\\'; i-- {
+			n++
+		}
+		if n%2 == 0 {
+			return nil
+		}
+	}
+}
+
+// maxListElem bounds one element of a list read element by element.
+const maxListElem = 32 << 20
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("engine answer: %w", err)
+}
+
+// topLabels decodes the Labels of a valid JSON object, matching the key
+// as encoding/json matches a struct field (case folded; a key given
+// twice decodes into the same map), without decoding the rest.
+func topLabels(obj []byte) (map[string]any, error) {
+	var labels map[string]any
+	i := skipWS(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		if string(obj[i:]) == "null" {
+			return nil, nil
+		}
+		return nil, errors.New("engine answer: list element is not an object")
+	}
+	i++
+	for {
+		i = skipWS(obj, i)
+		if obj[i] == '}' {
+			return labels, nil
+		}
+		if obj[i] == ',' {
+			i = skipWS(obj, i+1)
+		}
+		kstart := i
+		i = skipValue(obj, i)
+		key := obj[kstart:i]
+		i = skipWS(obj, i) + 1 // the colon
+		i = skipWS(obj, i)
+		vstart := i
+		i = skipValue(obj, i)
+		if isLabelsKey(key) {
+			if err := json.Unmarshal(obj[vstart:i], &labels); err != nil {
+				return nil, fmt.Errorf("engine answer: %w", err)
+			}
+		}
+	}
+}
+
+// isLabelsKey reports whether a quoted key names the Labels field.
+func isLabelsKey(quoted []byte) bool {
+	if !strings.Contains(string(quoted), `\`) {
+		return strings.EqualFold(string(quoted[1:len(quoted)-1]), "Labels")
+	}
+	var k string
+	return json.Unmarshal(quoted, &k) == nil && strings.EqualFold(k, "Labels")
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value starting at i.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 {
+				return i
+			}
+		case ',', ':', ' ', '\t', '\r', '\n':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}

@@ -1,0 +1,89 @@
+package filter
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+// containerList is a ContainerList answer of n entries shaped as the
+// engine writes them, every other one carrying the label.
+func containerList(n int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		visible := "false"
+		if i%2 == 0 {
+			visible = "true"
+		}
+		fmt.Fprintf(&b, `{"Id":"%064d","Names":["/c%d"],"Image":"dsf-test:latest","ImageID":"sha256:45bc9cda273f9391c2a2335321b340fd71e342abeafd44f285613440a908fcf1","Command":"true","Created":1796141240,"Ports":[],"Labels":{"bench.visible":"%s","com.example.x":"y"},"State":"created","Status":"Created","HostConfig":{"NetworkMode":"default"},"NetworkSettings":{"Networks":{"bridge":{"IPAMConfig":null,"Links":null,"Aliases":null,"NetworkID":"","EndpointID":"","Gateway":"","IPAddress":"","IPPrefixLen":0,"IPv6Gateway":"","GlobalIPv6Address":"","GlobalIPv6PrefixLen":0,"MacAddress":"","DriverOpts":null}}},"Mounts":[]}`, i, i, visible)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+func BenchmarkFilterList(b *testing.B) {
+	v, err := ParseLabelRule("bench.visible=true")
+	if err != nil {
+		b.Fatal(err)
+	}
+	list := containerList(200)
+	b.SetBytes(int64(len(list)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.FilterList(io.Discard, strings.NewReader(list)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestFilterListShapes: the list is cut into its elements however the
+// engine spaces it and whatever its strings hold, and the Labels key is
+// found as encoding/json finds it.
+func TestFilterListShapes(t *testing.T) {
+	v, err := ParseLabelRule("k=v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, list, want string
+		fails            bool
+	}{
+		{"spaced", " [ {\"Labels\" : {\"k\":\"v\"}} ,\n{\"Labels\":{}} ] ", `[{"Labels" : {"k":"v"}}]`, false},
+		{"empty", `[]`, `[]`, false},
+		{"brackets and quotes in strings", `[{"Id":"]},{\"Labels\":{\"k\":\"v\"}}","Labels":{"x":"y"}},{"Id":"\\","Labels":{"k":"v"}}]`, `[{"Id":"\\","Labels":{"k":"v"}}]`, false},
+		{"nested Labels is not the entry's", `[{"Config":{"Labels":{"k":"v"}}}]`, `[]`, false},
+		{"key case folded", `[{"labels":{"k":"v"}}]`, `[{"labels":{"k":"v"}}]`, false},
+		{"escaped key", `[{"L\u0061bels":{"k":"v"}}]`, `[{"L\u0061bels":{"k":"v"}}]`, false},
+		{"later key wins", `[{"Labels":{"k":"v"},"Labels":{"k":"w"}}]`, `[]`, false},
+		{"value not a string", `[{"Labels":{"k":1}}]`, `[]`, false},
+		{"null entry", `[null]`, `[]`, false},
+		{"not a list", `{"message":"x"}`, "", true},
+		{"cut short", `[{"Labels":{"k":"v"}`, "", true},
+		{"broken entry", `[{"Labels":{"k":"v"},}]`, "", true},
+		{"number entry", `[1]`, "", true},
+		{"missing comma", `[{"Labels":{"k":"v"}} {"Labels":{"k":"v"}}]`, "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf strings.Builder
+			err := v.FilterList(&buf, strings.NewReader(c.list))
+			if c.fails {
+				if err == nil {
+					t.Fatalf("FilterList(%s) passed: %s", c.list, buf.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSuffix(buf.String(), "\n"); got != c.want {
+				t.Errorf("FilterList(%s) = %s, want %s", c.list, got, c.want)
+			}
+		})
+	}
+}
