@@ -35,15 +35,14 @@ const (
 	LookupConfig
 )
 
-var lookupKindNames = [...]string{
-	LookupContainer: "container", LookupExec: "exec", LookupNetwork: "network",
-	LookupVolume: "volume", LookupHostPath: "host path", LookupEngine: "engine",
-	LookupSecret: "secret", LookupConfig: "config",
-}
-
 func (k LookupKind) String() string {
-	if int(k) < len(lookupKindNames) && lookupKindNames[k] != "" {
-		return lookupKindNames[k]
+	names := [...]string{
+		LookupContainer: "container", LookupExec: "exec", LookupNetwork: "network",
+		LookupVolume: "volume", LookupHostPath: "host path", LookupEngine: "engine",
+		LookupSecret: "secret", LookupConfig: "config",
+	}
+	if int(k) < len(names) && names[k] != "" {
+		return names[k]
 	}
 	return fmt.Sprintf("lookup(%d)", uint8(k))
 }

@@ -25,11 +25,16 @@ const (
 	LearnDeny
 )
 
-var learnNames = [...]string{LearnInherit: "", LearnOff: "off", LearnAllow: "allow", LearnDeny: "deny"}
-
 func (l Learn) String() string {
-	if int(l) < len(learnNames) {
-		return learnNames[l]
+	switch l {
+	case LearnInherit:
+		return ""
+	case LearnOff:
+		return "off"
+	case LearnAllow:
+		return "allow"
+	case LearnDeny:
+		return "deny"
 	}
 	return fmt.Sprintf("learn(%d)", uint8(l))
 }

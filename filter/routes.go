@@ -180,10 +180,13 @@ const (
 	QueryBuildOutputs
 )
 
-var queryJudgeNames = map[string]QueryJudge{
-	"network": QueryBuildNetwork, "cgroup-parent": QueryCgroupParent, "remote": QueryRemoteFetch,
-	"builder": QueryBuilderVersion, "rollback": QueryRollback, "ps-args": QueryPsArgs, "target": QueryTarget,
-	"wait": QueryStopWait, "registry": QueryRegistryRef, "outputs": QueryBuildOutputs,
+// queryJudgeNames are the judges a route's query spec may name.
+func queryJudgeNames() map[string]QueryJudge {
+	return map[string]QueryJudge{
+		"network": QueryBuildNetwork, "cgroup-parent": QueryCgroupParent, "remote": QueryRemoteFetch,
+		"builder": QueryBuilderVersion, "rollback": QueryRollback, "ps-args": QueryPsArgs, "target": QueryTarget,
+		"wait": QueryStopWait, "registry": QueryRegistryRef, "outputs": QueryBuildOutputs,
+	}
 }
 
 // Param is a query parameter the engine reads for an operation.
@@ -247,25 +250,25 @@ func (r *Route) Judges(name string) (QueryJudge, bool) {
 // trait sets one column of a route.
 type trait func(*Route) error
 
-func grant(g Grant) trait         { return func(r *Route) error { r.Grant = g; return nil } }
-func conn(c Conn) trait           { return func(r *Route) error { r.Conn = c; return nil } }
-func body(k BodyKind) trait       { return func(r *Route) error { r.Body = k; return nil } }
-func target(k TargetKind) trait   { return func(r *Route) error { r.Target = k; return nil } }
-func answer(k AnswerKind) trait   { return func(r *Route) error { r.Answer = k; return nil } }
-func pathRef() trait              { return func(r *Route) error { r.PathRef = true; return nil } }
-func sensitive() trait            { return grant(GrantSensitive) }
-func ownID() trait                { return grant(GrantOwnID) }
-func watch() trait                { return conn(ConnWatch) }
-func tunnel() trait               { return conn(ConnTunnel) }
-func data() trait                 { return body(BodyData) }
-func inContainer() trait          { return target(TargetContainer) }
-func (r *Route) String() string   { return r.Method + " " + r.Template + " (" + r.Operation + ")" }
-func (k BodyKind) String() string { return bodyKindNames[k] }
-
-var bodyKindNames = [...]string{
-	BodyNone: "none", BodyData: "data, forwarded unread", BodyContainerCreate: "container create",
-	BodyExecCreate: "exec create", BodyVolumeCreate: "volume create", BodyService: "service spec",
-	BodyPluginPrivileges: "plugin privileges", BodyPluginSettings: "plugin settings", BodyContainerUpdate: "container update",
+func grant(g Grant) trait       { return func(r *Route) error { r.Grant = g; return nil } }
+func conn(c Conn) trait         { return func(r *Route) error { r.Conn = c; return nil } }
+func body(k BodyKind) trait     { return func(r *Route) error { r.Body = k; return nil } }
+func target(k TargetKind) trait { return func(r *Route) error { r.Target = k; return nil } }
+func answer(k AnswerKind) trait { return func(r *Route) error { r.Answer = k; return nil } }
+func pathRef() trait            { return func(r *Route) error { r.PathRef = true; return nil } }
+func sensitive() trait          { return grant(GrantSensitive) }
+func ownID() trait              { return grant(GrantOwnID) }
+func watch() trait              { return conn(ConnWatch) }
+func tunnel() trait             { return conn(ConnTunnel) }
+func data() trait               { return body(BodyData) }
+func inContainer() trait        { return target(TargetContainer) }
+func (r *Route) String() string { return r.Method + " " + r.Template + " (" + r.Operation + ")" }
+func (k BodyKind) String() string {
+	return [...]string{
+		BodyNone: "none", BodyData: "data, forwarded unread", BodyContainerCreate: "container create",
+		BodyExecCreate: "exec create", BodyVolumeCreate: "volume create", BodyService: "service spec",
+		BodyPluginPrivileges: "plugin privileges", BodyPluginSettings: "plugin settings", BodyContainerUpdate: "container update",
+	}[k]
 }
 
 // query lists the parameters the engine reads, space-separated, each
@@ -276,7 +279,7 @@ func query(spec string) trait {
 			name, judge, judged := strings.Cut(f, "=")
 			p := Param{Name: name}
 			if judged {
-				j, ok := queryJudgeNames[judge]
+				j, ok := queryJudgeNames()[judge]
 				if !ok {
 					return fmt.Errorf("route table: %s: query judge %q unknown", r.Operation, judge)
 				}
@@ -583,36 +586,36 @@ func (r *Route) matches(segs []string) bool {
 	return true
 }
 
-var grantNames = [...]string{GrantGroup: "groups", GrantOwnID: "own id only", GrantSensitive: "own id only (sensitive)"}
-
-func (g Grant) String() string { return grantNames[g] }
-
-var connNames = [...]string{ConnPlain: "plain", ConnWatch: "stream, no timeout", ConnTunnel: "tunnel (attach, exec, upgrade)"}
-
-func (c Conn) String() string { return connNames[c] }
-
-var targetNames = [...]string{
-	TargetNone: "", TargetContainer: "container in the path", TargetContainerQuery: "container in the query",
-	TargetExec: "exec in the path, and its container",
+func (g Grant) String() string {
+	return [...]string{GrantGroup: "groups", GrantOwnID: "own id only", GrantSensitive: "own id only (sensitive)"}[g]
 }
 
-func (k TargetKind) String() string { return targetNames[k] }
-
-var answerNames = [...]string{
-	AnswerPlain: "", AnswerContainer: "container: label, env", AnswerContainerList: "containers: label",
-	AnswerEvents: "events: container label", AnswerService: "service: env", AnswerServiceList: "services: env",
-	AnswerTask: "task: env", AnswerTaskList: "tasks: env", AnswerImage: "image: env",
-	AnswerPlugin: "plugin: env", AnswerPluginList: "plugins: env", AnswerImageHistory: "build steps: env",
+func (c Conn) String() string {
+	return [...]string{ConnPlain: "plain", ConnWatch: "stream, no timeout", ConnTunnel: "tunnel (attach, exec, upgrade)"}[c]
 }
 
-func (k AnswerKind) String() string { return answerNames[k] }
-
-var queryJudgeDescriptions = [...]string{
-	QueryFree: "", QueryBuildNetwork: "host_namespaces", QueryCgroupParent: "cgroup_parent",
-	QueryRemoteFetch: "remote_fetch", QueryBuilderVersion: "BuildKit needs Session", QueryRollback: "refused",
-	QueryPsArgs: "no environment when env is redacted", QueryTarget: "target container, judged",
-	QueryStopWait: "the filter waits as long for the answer", QueryRegistryRef: "registry: Docker Hub unless remote_fetch",
-	QueryBuildOutputs: "to the client needs ImageGet, a push ImagePush and remote_fetch",
+func (k TargetKind) String() string {
+	return [...]string{
+		TargetNone: "", TargetContainer: "container in the path", TargetContainerQuery: "container in the query",
+		TargetExec: "exec in the path, and its container",
+	}[k]
 }
 
-func (j QueryJudge) String() string { return queryJudgeDescriptions[j] }
+func (k AnswerKind) String() string {
+	return [...]string{
+		AnswerPlain: "", AnswerContainer: "container: label, env", AnswerContainerList: "containers: label",
+		AnswerEvents: "events: container label", AnswerService: "service: env", AnswerServiceList: "services: env",
+		AnswerTask: "task: env", AnswerTaskList: "tasks: env", AnswerImage: "image: env",
+		AnswerPlugin: "plugin: env", AnswerPluginList: "plugins: env", AnswerImageHistory: "build steps: env",
+	}[k]
+}
+
+func (j QueryJudge) String() string {
+	return [...]string{
+		QueryFree: "", QueryBuildNetwork: "host_namespaces", QueryCgroupParent: "cgroup_parent",
+		QueryRemoteFetch: "remote_fetch", QueryBuilderVersion: "BuildKit needs Session", QueryRollback: "refused",
+		QueryPsArgs: "no environment when env is redacted", QueryTarget: "target container, judged",
+		QueryStopWait: "the filter waits as long for the answer", QueryRegistryRef: "registry: Docker Hub unless remote_fetch",
+		QueryBuildOutputs: "to the client needs ImageGet, a push ImagePush and remote_fetch",
+	}[j]
+}

@@ -124,7 +124,7 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 // and the client is told so.
 func (p *Proxy) setupFailed(w http.ResponseWriter, err error) (int, error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) && p.watches.Err() == nil {
-		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s", p.engineTimeout))
+		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s (it may have acted on the request)", p.engineTimeout))
 		return http.StatusGatewayTimeout, err
 	}
 	if p.watches.Err() == nil {

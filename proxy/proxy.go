@@ -171,7 +171,9 @@ type Stats struct {
 
 // Stats returns the current counters.
 func (p *Proxy) Stats() Stats {
-	return Stats{OpenConns: p.openConns.Load(), Allowed: p.allowed.Load(), Denied: p.denied.Load()}
+	// A stream's connection is the proxy's own once taken over from the
+	// server, which counts it closed then.
+	return Stats{OpenConns: p.openConns.Load() + int64(p.streams.len()), Allowed: p.allowed.Load(), Denied: p.denied.Load()}
 }
 
 // StopWatches begins the shutdown: it ends open-ended streams and
@@ -482,7 +484,7 @@ func (p *Proxy) forwardStreamed(w http.ResponseWriter, r *http.Request, d *filte
 		if err == nil {
 			resp.Body.Close()
 		}
-		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s", p.engineWait(d)))
+		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s (it may have acted on the request)", p.engineWait(d)))
 		return http.StatusGatewayTimeout, errors.New("engine answer timed out")
 	}
 	if err != nil {
@@ -567,12 +569,12 @@ func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.De
 		if err != nil {
 			break
 		}
-		resp, err = exchange(u, out, wait)
+		resp, err = p.pool.exchange(u, out, wait)
 		if err == nil {
 			break
 		}
 		var stale *staleError
-		retry := u.reused && errors.As(err, &stale) && !errors.Is(err, os.ErrDeadlineExceeded) && attempt == 0 && p.cut.Err() == nil
+		retry := u.reused && errors.As(err, &stale) && stale.retriable(out.Method) && !errors.Is(err, os.ErrDeadlineExceeded) && attempt == 0 && p.cut.Err() == nil
 		p.pool.put(u, false)
 		u = nil
 		if !retry {
@@ -588,7 +590,7 @@ func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.De
 			writeJSONError(w, http.StatusServiceUnavailable, "docker-socket-filter: shutting down: the request was cut")
 			return http.StatusServiceUnavailable, fmt.Errorf("cut at shutdown: %w", err)
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s", wait))
+			writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s (it may have acted on the request)", wait))
 			return http.StatusGatewayTimeout, errors.New("engine answer timed out")
 		}
 		return p.badGateway(w, err)
@@ -637,6 +639,9 @@ func (p *Proxy) outboundHeld(r *http.Request, d *filter.Decision) *http.Request 
 	}
 	shareHeader(out.Header, r.Header)
 	delete(out.Header, "Expect")
+	// The engine's bytes pass through as they are, and a view reads
+	// them: never compressed.
+	delete(out.Header, "Accept-Encoding")
 	return out
 }
 
@@ -679,6 +684,7 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, d *filter.Decisio
 		out.Host = "docker"
 	}
 	copyHeader(out.Header, r.Header)
+	out.Header.Del("Accept-Encoding")
 	if upgrade {
 		if proto := r.Header.Get("Upgrade"); proto != "" && headerHasToken(r.Header, "Connection", "upgrade") {
 			out.Header.Set("Connection", "Upgrade")

@@ -36,7 +36,7 @@ var errDetached = errors.New("stream relayed apart from its handler")
 func (p *Proxy) forwardDetached(w http.ResponseWriter, r *http.Request, d *filter.Decision, out *http.Request, start time.Time) (int, error) {
 	u, err := p.pool.dial(p.cut, streamReadBuffer)
 	if err == nil {
-		if err = send(u, out); err != nil {
+		if err = p.pool.send(u, out); err != nil {
 			p.pool.put(u, false)
 		}
 	}
@@ -222,14 +222,12 @@ func (cw *chunkWriter) Write(b []byte) (int, error) {
 		return 0, nil
 	}
 	size := append(strconv.AppendInt(cw.size[:0], int64(len(b)), 16), '\r', '\n')
-	bufs := net.Buffers{size, b, crlf}
+	bufs := net.Buffers{size, b, []byte("\r\n")}
 	if _, err := bufs.WriteTo(cw.c); err != nil {
 		return 0, fmt.Errorf("write to client: %w", err)
 	}
 	return len(b), nil
 }
-
-var crlf = []byte("\r\n")
 
 // end writes the last chunk: the body ended whole.
 func (cw *chunkWriter) end() error {
@@ -267,6 +265,12 @@ func (s *detached) end() {
 // there are any one goroutine checks every hangupPoll whether their
 // clients have gone, so that a quiet stream does not outlive its client.
 // A client that only shut its sending side stays.
+func (ss *streamSet) len() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.m)
+}
+
 type streamSet struct {
 	mu       sync.Mutex
 	m        map[*detached]struct{}

@@ -83,10 +83,15 @@ type upPool struct {
 	out     map[*upConn]struct{}
 	closed  bool // idle connections are not kept any more
 	cut     bool // no connection may be used any more
+	// writers buffer request heads written upstream; a connection
+	// holds one only while it writes.
+	writers sync.Pool
 }
 
 func newUpPool(path string, maxIdle int) *upPool {
-	return &upPool{path: path, maxIdle: maxIdle, out: make(map[*upConn]struct{})}
+	pl := &upPool{path: path, maxIdle: maxIdle, out: make(map[*upConn]struct{})}
+	pl.writers.New = func() any { return bufio.NewWriterSize(nil, 4<<10) }
+	return pl
 }
 
 var errPoolCut = errors.New("shutting down: the request was cut")
@@ -168,35 +173,31 @@ func (pl *upPool) cutAll() {
 	}
 }
 
-// upWriters buffer request heads written upstream; a connection holds one
-// only while it writes.
-var upWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
-
 // exchange sends out on u and reads the answer's head, waiting at most
 // wait for it (0: no bound).
-func exchange(u *upConn, out *http.Request, wait time.Duration) (*http.Response, error) {
+func (pl *upPool) exchange(u *upConn, out *http.Request, wait time.Duration) (*http.Response, error) {
 	if wait > 0 {
 		u.c.SetDeadline(time.Now().Add(wait))
 		defer u.c.SetDeadline(time.Time{})
 	}
-	if err := send(u, out); err != nil {
+	if err := pl.send(u, out); err != nil {
 		return nil, err
 	}
 	return receive(u, out)
 }
 
 // send writes out on u.
-func send(u *upConn, out *http.Request) error {
-	bw := upWriters.Get().(*bufio.Writer)
+func (pl *upPool) send(u *upConn, out *http.Request) error {
+	bw := pl.writers.Get().(*bufio.Writer)
 	bw.Reset(u.c)
 	err := out.Write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	bw.Reset(nil)
-	upWriters.Put(bw)
+	pl.writers.Put(bw)
 	if err != nil {
-		return &staleError{fmt.Errorf("send request to the engine: %w", err)}
+		return &staleError{err: fmt.Errorf("send request to the engine: %w", err)}
 	}
 	return nil
 }
@@ -205,7 +206,7 @@ func send(u *upConn, out *http.Request) error {
 func receive(u *upConn, out *http.Request) (*http.Response, error) {
 	for {
 		if _, err := u.br.Peek(1); err != nil {
-			return nil, &staleError{err}
+			return nil, &staleError{err: err, sent: true}
 		}
 		resp, err := http.ReadResponse(u.br, out)
 		if err != nil {
@@ -221,7 +222,19 @@ func receive(u *upConn, out *http.Request) (*http.Response, error) {
 // staleError is a connection that failed before any byte of the answer:
 // on a reused connection, the engine closed it while it was idle, and the
 // request may be sent again on a new one.
-type staleError struct{ err error }
+type staleError struct {
+	err error
+	// sent says the whole request was written: the engine may have
+	// acted on it before the connection failed.
+	sent bool
+}
+
+// retriable reports a failure after which the request may be sent again
+// on a new connection without the engine acting on it twice: nothing of
+// it was written, or it is a read.
+func (e *staleError) retriable(method string) bool {
+	return !e.sent || method == http.MethodGet || method == http.MethodHead
+}
 
 func (e *staleError) Error() string { return e.err.Error() }
 func (e *staleError) Unwrap() error { return e.err }

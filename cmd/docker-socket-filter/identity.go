@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/identity"
@@ -63,11 +64,19 @@ func hasSocket(lns []*listener.Listener, b filter.SocketBinding) bool {
 	return false
 }
 
+// reserveLookupTimeout bounds finding out an arriving caller's container
+// for the reserve.
+const reserveLookupTimeout = time.Second
+
 // arrivalCaller is the caller of a connection being admitted, its
 // container found out with the resolver.
 func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival) filter.Caller {
 	c := filter.Caller{Known: true, Socket: filter.Socket{Name: a.Name, Path: a.Path},
 		Peer: filter.Peer{UID: a.Creds.UID, GID: a.Creds.GID, PID: a.Creds.PID, Groups: a.Creds.Groups}}
+	// Asked in the accept loop: bounded, so that a slow engine cannot
+	// hold every socket's accepts. Not found in time is not a container.
+	ctx, cancel := context.WithTimeout(ctx, reserveLookupTimeout)
+	defer cancel()
 	id := r.Conn(a.Conn, a.Creds.PID).Identity(ctx)
 	c.Container, c.Contained = id.Container, id.Contained
 	return c

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -393,6 +394,34 @@ func userName(uid uint32) string {
 	return u.Username
 }
 
+// keepBoundClosed pins to no profile the sockets a reload unbinds while
+// they are still served: their mode was chosen for the profile bound to
+// them, and whoever it lets connect must not fall to the client entries
+// or the default until a restart closes them.
+func keepBoundClosed(old, loaded *filter.Policy, lns []*listener.Listener, log *slog.Logger) *filter.Policy {
+	kept := loaded.Sockets()
+	for _, b := range old.Sockets() {
+		if !hasSocket(lns, b) || slices.ContainsFunc(kept, func(k filter.SocketBinding) bool {
+			return (b.Name != "" && k.Name == b.Name) || (b.Path != "" && k.Path == b.Path)
+		}) {
+			continue
+		}
+		log.Warn("a served socket the reload unbinds gives nothing until the next restart closes it", "binding", b.Rule)
+		b.Profile, b.Rule = filter.NoProfile, b.Rule+" (unbound by a reload)"
+		kept = append(kept, b)
+	}
+	if len(kept) == len(loaded.Sockets()) {
+		return loaded
+	}
+	policy, err := loaded.WithSockets(kept)
+	if err != nil {
+		// Only names and profiles that were valid already: cannot fail.
+		log.Error("keeping unbound sockets closed failed", "err", err)
+		return loaded
+	}
+	return policy
+}
+
 // cutGrace bounds the wait, after shutdown cut the requests still running,
 // for their handlers to write their audit records.
 const cutGrace = 5 * time.Second
@@ -431,7 +460,8 @@ func reload(f *serveFlags, source *policySource, lookup func(string) (string, bo
 		for _, w := range loaded.warnings {
 			log.Warn(w)
 		}
-		p.SetPolicy(f.withLearn(loaded.policy))
+		policy := keepBoundClosed(p.Policy(), loaded.policy, lns, log)
+		p.SetPolicy(f.withLearn(policy))
 		log.Info("policy reloaded", "policy", loaded.source)
 		// The engine connections are made for one socket: a new one
 		// takes a restart, which must not go unnoticed.
