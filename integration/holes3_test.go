@@ -15,21 +15,6 @@ import (
 // engine, and host paths that change between the filter's check and the
 // engine's mount, the change made from inside a container.
 
-// engineRestarts reads a container's state as the engine keeps it.
-type engineRestarts struct {
-	RestartCount int
-	State        struct{ Running, Restarting bool }
-}
-
-func restartsOf(t *testing.T, e env, id string) engineRestarts {
-	t.Helper()
-	var r engineRestarts
-	if code := engineGet(t, e, "/containers/"+id+"/json", &r); code != 200 {
-		t.Fatalf("engine inspect %s: %d", id, code)
-	}
-	return r
-}
-
 func logsOf(t *testing.T, e env, id string) string {
 	t.Helper()
 	out, errOut, _ := cli(t, e.engineHost, nil, "logs", id)
@@ -231,7 +216,7 @@ clients:
 		if resp, answer := holeReq(t, safe.sock, "POST", "/v1.41/containers/"+id+"/start", "", ""); !is2xx(resp.StatusCode) {
 			t.Fatalf("start: %d %s", resp.StatusCode, answer)
 		}
-		if !waitFor(t, "the engine to restart the container", func() bool { return restartsOf(t, e, id).RestartCount >= 2 }) {
+		if !waitFor(t, "the engine to restart the container", func() bool { return inspectOnEngine(t, e, id).RestartCount >= 2 }) {
 			t.Fatalf("the engine did not restart %s: the case proves nothing", id)
 		}
 		if swapped() || strings.Contains(logsOf(t, e, id), "host secret") {
@@ -259,7 +244,7 @@ clients:
 		if resp, answer := holeReq(t, safe.sock, "POST", "/v1.41/containers/"+id+"/start", "", ""); !is2xx(resp.StatusCode) {
 			t.Fatalf("start: %d %s", resp.StatusCode, answer)
 		}
-		if !waitFor(t, "the engine to restart the container", func() bool { return restartsOf(t, e, id).RestartCount >= 1 }) {
+		if !waitFor(t, "the engine to restart the container", func() bool { return inspectOnEngine(t, e, id).RestartCount >= 1 }) {
 			t.Fatalf("the engine did not restart %s: the case proves nothing", id)
 		}
 		if _, err := os.Stat(filepath.Join(sub, "written")); err == nil {
@@ -294,12 +279,12 @@ clients:
 		if resp, answer := holeReq(t, writer.sock, "POST", "/v1.41/containers/"+id+"/start", "", ""); !is2xx(resp.StatusCode) {
 			t.Fatalf("start: %d %s", resp.StatusCode, answer)
 		}
-		if !waitFor(t, "the container to swap the directory and exit", func() bool { return swapped() && !restartsOf(t, e, id).State.Running }) {
+		if !waitFor(t, "the container to swap the directory and exit", func() bool { return swapped() && !inspectOnEngine(t, e, id).State.Running }) {
 			t.Fatalf("the container did not swap %s: the case proves nothing", sub)
 		}
 		for _, op := range []string{"start", "restart"} {
 			resp, answer := holeReq(t, writer.sock, "POST", "/v1.41/containers/"+id+"/"+op, "", "")
-			if is2xx(resp.StatusCode) || restartsOf(t, e, id).State.Running || strings.Contains(logsOf(t, e, id), "host secret") {
+			if is2xx(resp.StatusCode) || inspectOnEngine(t, e, id).State.Running || strings.Contains(logsOf(t, e, id), "host secret") {
 				t.Errorf("%s after the swap: status %d (%s), logs %q", op, resp.StatusCode, strings.TrimSpace(answer), logsOf(t, e, id))
 			}
 		}

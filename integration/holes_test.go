@@ -93,10 +93,11 @@ func engineHas(t *testing.T, e env, kind, name string) bool {
 
 // engineInspect is a container's inspect, as the engine answers it.
 type engineInspect struct {
-	ID    string `json:"Id"`
-	State struct {
-		Pid     int
-		Running bool
+	ID           string `json:"Id"`
+	RestartCount int
+	State        struct {
+		Pid                 int
+		Running, Restarting bool
 	}
 	HostConfig struct {
 		NetworkMode  string
