@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"syscall"
 
+	"github.com/docker-socket-filter/docker-socket-filter/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,11 +24,13 @@ type peerProc struct {
 // may be about another process.
 var errExited = errors.New("the process that connected has exited")
 
-// readPeer reads a peer's cgroup and pid namespace depth from procRoot
-// (/proc), then checks through the socket's pidfd (SO_PEERPIDFD, which
-// names the very process that connected) that the process is still
-// running: only then was the pid still its own while /proc was read.
-func readPeer(conn syscall.Conn, pid int32, procRoot string) (peerProc, error) {
+// readPeer reads a peer's cgroup from procRoot (/proc), unless the one
+// read at accept is given, and its pid namespace depth from its pidfd's
+// fdinfo (SO_PEERPIDFD names the very process that connected), then
+// checks through the pidfd that the process is still running: only then
+// was the pid still its own while its cgroup was read, whenever since the
+// connection that was.
+func readPeer(conn syscall.Conn, pid int32, cgroup []byte, procRoot string) (peerProc, error) {
 	if pid <= 0 {
 		return peerProc{}, errors.New("the peer's pid is not visible from the filter's pid namespace")
 	}
@@ -37,18 +39,20 @@ func readPeer(conn syscall.Conn, pid int32, procRoot string) (peerProc, error) {
 		return peerProc{}, err
 	}
 	defer unix.Close(pidfd)
-	dir := procRoot + "/" + strconv.Itoa(int(pid))
-	cgroup, err := os.ReadFile(dir + "/cgroup")
-	if err != nil {
-		return peerProc{}, fmt.Errorf("read the peer's cgroup: %w", err)
+	if cgroup == nil {
+		if cgroup, err = procfs.ReadFile(procRoot + "/" + strconv.Itoa(int(pid)) + "/cgroup"); err != nil {
+			return peerProc{}, fmt.Errorf("read the peer's cgroup: %w", err)
+		}
 	}
-	status, err := os.ReadFile(dir + "/status")
+	// The pidfd's own fdinfo, unlike the process's status, is the
+	// filter's to read and costs the kernel little to write.
+	info, err := procfs.ReadFile(procRoot + "/self/fdinfo/" + strconv.Itoa(pidfd))
 	if err != nil {
-		return peerProc{}, fmt.Errorf("read the peer's status: %w", err)
+		return peerProc{}, fmt.Errorf("read the peer's pidfd fdinfo: %w", err)
 	}
-	depth := nsDepth(status)
+	depth := nsDepth(info)
 	if depth == 0 {
-		return peerProc{}, errors.New("the peer's status has no NSpid line")
+		return peerProc{}, errors.New("the peer's pidfd fdinfo has no NSpid line")
 	}
 	if exited, err := hasExited(pidfd); err != nil || exited {
 		return peerProc{}, errors.Join(errExited, err)
@@ -90,8 +94,9 @@ func hasExited(pidfd int) (bool, error) {
 	}
 }
 
-// nsDepth counts the pids of a /proc/<pid>/status NSpid line: one per
-// pid namespace from the one /proc belongs to down to the process's own.
+// nsDepth counts the pids of an NSpid line (a pidfd's fdinfo, or a
+// process's status): one per pid namespace from the one /proc belongs to
+// down to the process's own.
 // 0 means no such line.
 func nsDepth(status []byte) int {
 	for line := range bytes.Lines(status) {

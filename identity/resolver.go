@@ -70,6 +70,9 @@ type Conn struct {
 	r    *Resolver
 	conn syscall.Conn
 	pid  int32
+	// cgroup is the peer's cgroup as read at accept, for the first
+	// settling only: a later one reads it again.
+	cgroup []byte
 
 	mu  sync.Mutex
 	cur atomic.Pointer[Identity]
@@ -87,9 +90,11 @@ type Identity struct {
 }
 
 // Conn returns the identity holder for a connection whose peer's pid is
-// pid (as SO_PEERCRED gave it).
-func (r *Resolver) Conn(conn syscall.Conn, pid int32) *Conn {
-	return &Conn{r: r, conn: conn, pid: pid}
+// pid (as SO_PEERCRED gave it). cgroup, if not nil, is its
+// /proc/<pid>/cgroup as read since it connected: it spares the first
+// settling a read.
+func (r *Resolver) Conn(conn syscall.Conn, pid int32, cgroup []byte) *Conn {
+	return &Conn{r: r, conn: conn, pid: pid, cgroup: cgroup}
 }
 
 // Identity returns the peer's identity. The first call finds it out;
@@ -104,17 +109,18 @@ func (c *Conn) Identity(ctx context.Context) *Identity {
 	if id := c.cur.Load(); id != nil && (id.entry == nil || !id.entry.stale.Load()) {
 		return id
 	}
-	id := c.r.settle(ctx, c.conn, c.pid)
+	id := c.r.settle(ctx, c.conn, c.pid, c.cgroup)
+	c.cgroup = nil
 	c.cur.Store(id)
 	return id
 }
 
-func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32) *Identity {
+func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32, cgroup []byte) *Identity {
 	unknown := func(why string) *Identity {
 		r.log.Debug("peer not named", "pid", pid, "why", why)
 		return &Identity{Contained: true, Why: why}
 	}
-	pp, err := readPeer(conn, pid, r.proc)
+	pp, err := readPeer(conn, pid, cgroup, r.proc)
 	if err != nil {
 		return unknown(err.Error())
 	}

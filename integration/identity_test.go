@@ -151,6 +151,15 @@ func TestContainerIdentity(t *testing.T) {
 		want(t, statuses(t, sh), "403", "403")
 		waitLog(t, f, "is not that container's")
 	})
+	t.Run("a host process in a pid namespace of its own is not the host", func(t *testing.T) {
+		// Root, in the host's cgroup, but sandboxed: the filter cannot
+		// tell it from a contained process, so it gets neither root's
+		// profile nor any container's.
+		sandboxed := exec.Command("unshare", "--pid", "--fork", client, "-sock", f.sock, paths)
+		want(t, statuses(t, sandboxed), "403", "403")
+		waitLog(t, f, "in a container or namespace the filter cannot name")
+		want(t, onHost("-sock", f.sock, paths), "403", "200")
+	})
 	t.Run("a peer that exited before its request is nobody", func(t *testing.T) {
 		// Root on the host, but the process that connected is gone when
 		// its connection asks: its /proc entry could be anyone's.

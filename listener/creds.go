@@ -17,6 +17,10 @@ type Creds struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32 // supplementary groups, from SO_PEERGROUPS
+	// Cgroup is the peer's /proc/<pid>/cgroup as read at accept, or nil
+	// if it could not be read. It is unverified: until the peer's pidfd
+	// shows it still running, the pid may have been another's by then.
+	Cgroup []byte
 }
 
 // ReadCreds reads SO_PEERCRED and SO_PEERGROUPS from a connected socket.

@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/docker-socket-filter/docker-socket-filter/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -233,6 +235,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
+		// Read once here, for the per-uid count and the caller's identity.
+		creds.Cgroup, _ = procfs.ReadFile("/proc/" + strconv.Itoa(int(creds.PID)) + "/cgroup")
 		key, refusal := l.adm.admit(Arrival{Conn: c, Creds: creds, Name: l.name, Path: l.ul.Addr().String()})
 		if refusal != nil {
 			l.adm.answer(c, refusal)

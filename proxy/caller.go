@@ -25,7 +25,7 @@ func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
 	if lc, ok := c.(*listener.Conn); ok {
 		info.creds, info.known = lc.Creds, true
 		if p.identity != nil {
-			info.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID)
+			info.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID, lc.Creds.Cgroup)
 		}
 	}
 	p.conns.add(c, info)

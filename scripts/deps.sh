@@ -18,6 +18,7 @@ docker docker.io                   engine.sh, integration tests, test-packages.s
 busybox busybox-static             engine.sh: the test image (must be static)
 systemd-socket-activate systemd    integration: socket activation
 setpriv util-linux                 integration: requests as other users
+unshare util-linux                 integration: a host process in a pid namespace of its own
 nsenter util-linux                 systemd-instance.sh: exec into the instance
 flock util-linux                   systemd-instance.sh: the rootfs cache lock
 setsid util-linux                  systemd-instance.sh: detach the instance

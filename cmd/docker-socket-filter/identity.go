@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"strconv"
 	"time"
 
@@ -77,7 +76,7 @@ func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival
 	// hold every socket's accepts. Not found in time is not a container.
 	ctx, cancel := context.WithTimeout(ctx, reserveLookupTimeout)
 	defer cancel()
-	id := r.Conn(a.Conn, a.Creds.PID).Identity(ctx)
+	id := r.Conn(a.Conn, a.Creds.PID, a.Creds.Cgroup).Identity(ctx)
 	c.Container, c.Contained = id.Container, id.Contained
 	return c
 }
@@ -87,11 +86,10 @@ func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival
 // counts apart, and a spoof gains nothing but its own count).
 func countAs(a listener.Arrival) string {
 	uid := strconv.FormatUint(uint64(a.Creds.UID), 10)
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", a.Creds.PID))
-	if err != nil {
+	if a.Creds.Cgroup == nil {
 		return uid
 	}
-	switch id, contained, _ := identity.ContainerID(data); {
+	switch id, contained, _ := identity.ContainerID(a.Creds.Cgroup); {
 	case id != "":
 		return uid + " in container " + id[:12]
 	case contained:
