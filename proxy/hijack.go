@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"golang.org/x/sys/unix"
 )
 
 // maxHijackBody bounds the JSON body of attach, exec start and upgrade
@@ -83,7 +84,7 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 		defer resp.Body.Close()
 		copyHeader(w.Header(), resp.Header)
 		w.WriteHeader(resp.StatusCode)
-		return resp.StatusCode, p.relayBody(w, resp, nil)
+		return resp.StatusCode, p.relayBody(w, resp, true, nil)
 	}
 	// Until the hijack succeeds the client can still be answered, and
 	// must be: a handler that returns without writing sends an empty 200,
@@ -115,8 +116,7 @@ func (p *Proxy) forwardHijack(w http.ResponseWriter, r *http.Request, d *filter.
 		up.Close()
 		return resp.StatusCode, fmt.Errorf("read buffered client bytes: %w", err)
 	}
-	clientR := io.MultiReader(bytes.NewReader(bytes.Clone(pending)), client)
-	return resp.StatusCode, p.splice(client, clientR, up, upr)
+	return resp.StatusCode, p.splice(client, bytes.Clone(pending), up, upr)
 }
 
 // setupFailed answers a tunnel whose set-up failed. At shutdown the
@@ -159,16 +159,19 @@ func writeResponseHead(w *bufio.Writer, resp *http.Response) error {
 
 type closeWriter interface{ CloseWrite() error }
 
-// splice copies both directions until the engine's side ends. The client's
+// splice copies both directions until the engine's side ends, starting
+// with the bytes each side's reader holds already (the client's sent
+// after its request, the engine's after its answer head). The client's
 // EOF becomes a half-close toward the engine; the engine's EOF ends the
 // session, since nothing sent after it could be delivered.
-func (p *Proxy) splice(client net.Conn, clientR io.Reader, up *net.UnixConn, upR io.Reader) error {
+func (p *Proxy) splice(client net.Conn, clientPending []byte, up *net.UnixConn, upR *bufio.Reader) error {
 	inDone := make(chan error, 1)
 	outDone := make(chan struct{})
 	go func() {
-		bp := p.bufs.Get().(*[]byte)
-		defer p.bufs.Put(bp)
-		_, err := io.CopyBuffer(up, clientR, *bp)
+		_, err := up.Write(clientPending)
+		if err == nil {
+			err = p.pump(up, client)
+		}
 		if cerr := up.CloseWrite(); err == nil {
 			err = cerr
 		}
@@ -180,10 +183,12 @@ func (p *Proxy) splice(client net.Conn, clientR io.Reader, up *net.UnixConn, upR
 			watchHangup(client, outDone, func() { up.Close(); client.Close() })
 		}
 	}()
-	bp := p.bufs.Get().(*[]byte)
-	_, outErr := io.CopyBuffer(client, upR, *bp)
+	upPending, _ := upR.Peek(upR.Buffered())
+	_, outErr := client.Write(upPending)
+	if outErr == nil {
+		outErr = p.pump(client, up)
+	}
 	close(outDone)
-	p.bufs.Put(bp)
 	if cw, ok := client.(closeWriter); ok {
 		cw.CloseWrite()
 	}
@@ -196,6 +201,59 @@ func (p *Proxy) splice(client net.Conn, clientR io.Reader, up *net.UnixConn, upR
 	}
 	if inErr != nil && !errors.Is(inErr, net.ErrClosed) && !errors.Is(inErr, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("client to engine: %w", inErr)
+	}
+	return nil
+}
+
+// pump copies src to dst until src ends. It takes a pooled buffer only
+// once src has bytes (or its end) to read, and gives it back after each
+// read: a quiet session holds none, a busy one copies in large steps.
+func (p *Proxy) pump(dst io.Writer, src net.Conn) error {
+	sc, ok := src.(syscall.Conn)
+	if !ok {
+		bp := p.bufs.Get().(*[]byte)
+		defer p.bufs.Put(bp)
+		_, err := io.CopyBuffer(dst, onlyReader{src}, *bp)
+		return err
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("pump: %w", err)
+	}
+	for {
+		if err := waitReadable(raw); err != nil {
+			return err
+		}
+		bp := p.bufs.Get().(*[]byte)
+		n, rerr := src.Read(*bp)
+		var werr error
+		if n > 0 {
+			_, werr = dst.Write((*bp)[:n])
+		}
+		p.bufs.Put(bp)
+		switch {
+		case werr != nil:
+			return werr
+		case rerr == io.EOF:
+			return nil
+		case rerr != nil:
+			return rerr
+		}
+	}
+}
+
+// waitReadable waits, holding no buffer, until a read of the connection
+// would not block: bytes, its end or an error are there. A peek asks the
+// socket itself, since the poller's readiness may be spent while bytes
+// remain. The connection's read deadline and Close end the wait.
+func waitReadable(raw syscall.RawConn) error {
+	var one [1]byte
+	err := raw.Read(func(fd uintptr) bool {
+		_, _, err := unix.Recvfrom(int(fd), one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return err != unix.EAGAIN && err != unix.EINTR
+	})
+	if err != nil {
+		return fmt.Errorf("wait for bytes: %w", err)
 	}
 	return nil
 }

@@ -528,7 +528,17 @@ func (p *Proxy) relay(w http.ResponseWriter, resp *http.Response, d *filter.Deci
 	}
 	shareHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
-	return resp.StatusCode, p.relayBody(w, resp, ready)
+	return resp.StatusCode, p.relayBody(w, resp, progressive(d), ready)
+}
+
+// progressive reports whether an answer of unknown length is read as it
+// comes: a stream, or a write's progress (a pull, a build, a load). A
+// read's answer that is not a stream is a document (a list, an inspect,
+// an export), which the client reads to its end: it goes out as the
+// server's buffer fills, not at every read, which would cost a write per
+// chunk of the engine's.
+func progressive(d *filter.Decision) bool {
+	return d.Route.Conn != filter.ConnPlain || d.Route.IsWrite()
 }
 
 // forwardHeld forwards a request without a body, or with the body that
@@ -694,13 +704,13 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, d *filter.Decisio
 	return out, nil
 }
 
-// relayBody copies the engine's response body to the client. A body of
-// unknown length is a stream: every read is flushed at once so events and
-// logs arrive as the engine writes them.
+// relayBody copies the engine's response body to the client. A
+// progressive body of unknown length is flushed at every read, so that
+// events, logs and progress arrive as the engine writes them.
 //
 // ready, if not nil, waits for the engine's next bytes (its errors are
 // the next read's), so that a quiet stream holds no buffer.
-func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response, ready func()) error {
+func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response, progressive bool, ready func()) error {
 	var bp *[]byte
 	defer func() {
 		if bp != nil {
@@ -708,7 +718,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response, ready func
 		}
 	}()
 	rc := http.NewResponseController(w)
-	stream := resp.ContentLength < 0
+	stream := progressive && resp.ContentLength < 0
 	if stream {
 		if err := rc.Flush(); err != nil {
 			return fmt.Errorf("flush to client: %w", err)
@@ -725,7 +735,13 @@ func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response, ready func
 		if bp == nil {
 			bp = p.bufs.Get().(*[]byte)
 		}
-		n, rerr := resp.Body.Read(*bp)
+		var n int
+		var rerr error
+		if stream {
+			n, rerr = resp.Body.Read(*bp)
+		} else {
+			n, rerr = fill(resp.Body, *bp)
+		}
 		buf := *bp
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
@@ -744,6 +760,21 @@ func (p *Proxy) relayBody(w http.ResponseWriter, resp *http.Response, ready func
 			return fmt.Errorf("%w: %w", errUpstreamCut, rerr)
 		}
 	}
+}
+
+// fill reads into buf until it is full or the reader fails: a document
+// goes out in writes of the whole buffer, not of the engine's chunks. Its
+// error is the reader's, io.EOF included.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (p *Proxy) badGateway(w http.ResponseWriter, err error) (int, error) {

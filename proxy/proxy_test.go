@@ -28,7 +28,7 @@ const testTimeout = 10 * time.Second
 
 // testEnv is the tecnativa-style policy the tests run under.
 var testEnv = map[string]string{
-	"CONTAINERS": "1", "EVENTS": "1", "EXEC": "1", "NETWORKS": "1", "POST": "1",
+	"CONTAINERS": "1", "EVENTS": "1", "EXEC": "1", "IMAGES": "1", "NETWORKS": "1", "POST": "1",
 }
 
 // shortDir is a fresh directory with a path short enough for unix socket
@@ -361,10 +361,11 @@ func TestChunkedRequestBodyArrivesWhole(t *testing.T) {
 
 func TestStreamFlushesEachRead(t *testing.T) {
 	tests := []struct {
-		name, path string
+		name, method, path string
 	}{
-		{"events", "/v1.47/events"},
-		{"followed logs", "/v1.47/containers/c1/logs?follow=1&stdout=1"},
+		{"events", "GET", "/v1.47/events"},
+		{"followed logs", "GET", "/v1.47/containers/c1/logs?follow=1&stdout=1"},
+		{"a pull's progress", "POST", "/v1.47/images/create?fromImage=busybox&tag=latest"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -381,7 +382,11 @@ func TestStreamFlushesEachRead(t *testing.T) {
 				w.Write([]byte(`{"n":2}` + "\n"))
 			})
 			_, sock := startProxy(t, engine)
-			resp, err := httpClient(sock).Get("http://docker" + tc.path)
+			req, err := http.NewRequest(tc.method, "http://docker"+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := httpClient(sock).Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

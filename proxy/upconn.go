@@ -22,7 +22,7 @@ const upIdleTimeout = 90 * time.Second
 
 // copyBuffer sizes the pooled buffers bodies and tunnels are copied
 // with; a stream takes one only while bytes flow.
-const copyBuffer = 16 << 10
+const copyBuffer = 64 << 10
 
 // streamReadBuffer sizes the read buffer of an upstream connection that
 // carries an open-ended stream: events and log lines are small, and a
