@@ -15,8 +15,12 @@ import (
 // it alive.
 type peerProc struct {
 	cgroup []byte
+	// id and contained are what the cgroup says (ContainerID).
+	id        string
+	contained bool
 	// nested is true when the peer's pid namespace is not the filter's:
-	// it runs in a container or a sandbox of some kind.
+	// it runs in a container or a sandbox of some kind. Only a peer
+	// whose cgroup is the host's needs it found out.
 	nested bool
 }
 
@@ -25,11 +29,11 @@ type peerProc struct {
 var errExited = errors.New("the process that connected has exited")
 
 // readPeer reads a peer's cgroup from procRoot (/proc), unless the one
-// read at accept is given, and its pid namespace depth from its pidfd's
-// fdinfo (SO_PEERPIDFD names the very process that connected), then
-// checks through the pidfd that the process is still running: only then
-// was the pid still its own while its cgroup was read, whenever since the
-// connection that was.
+// read at accept is given, and for a peer whose cgroup is the host's its
+// pid namespace depth, from its pidfd's fdinfo (SO_PEERPIDFD names the
+// very process that connected). Then it checks through the pidfd that the
+// process is still running: only then was the pid still its own while
+// its cgroup was read, whenever since the connection that was.
 func readPeer(conn syscall.Conn, pid int32, cgroup []byte, procRoot string) (peerProc, error) {
 	if pid <= 0 {
 		return peerProc{}, errors.New("the peer's pid is not visible from the filter's pid namespace")
@@ -44,20 +48,27 @@ func readPeer(conn syscall.Conn, pid int32, cgroup []byte, procRoot string) (pee
 			return peerProc{}, fmt.Errorf("read the peer's cgroup: %w", err)
 		}
 	}
-	// The pidfd's own fdinfo, unlike the process's status, is the
-	// filter's to read and costs the kernel little to write.
-	info, err := procfs.ReadFile(procRoot + "/self/fdinfo/" + strconv.Itoa(pidfd))
-	if err != nil {
-		return peerProc{}, fmt.Errorf("read the peer's pidfd fdinfo: %w", err)
+	pp := peerProc{cgroup: cgroup}
+	if pp.id, pp.contained, err = ContainerID(cgroup); err != nil {
+		return peerProc{}, err
 	}
-	depth := nsDepth(info)
-	if depth == 0 {
-		return peerProc{}, errors.New("the peer's pidfd fdinfo has no NSpid line")
+	if !pp.contained {
+		// The pidfd's own fdinfo, unlike the process's status, is the
+		// filter's to read and costs the kernel little to write.
+		info, err := procfs.ReadFile(procRoot + "/self/fdinfo/" + strconv.Itoa(pidfd))
+		if err != nil {
+			return peerProc{}, fmt.Errorf("read the peer's pidfd fdinfo: %w", err)
+		}
+		depth := nsDepth(info)
+		if depth == 0 {
+			return peerProc{}, errors.New("the peer's pidfd fdinfo has no NSpid line")
+		}
+		pp.nested = depth > 1
 	}
 	if exited, err := hasExited(pidfd); err != nil || exited {
 		return peerProc{}, errors.Join(errExited, err)
 	}
-	return peerProc{cgroup: cgroup, nested: depth > 1}, nil
+	return pp, nil
 }
 
 // peerPidfd returns a pidfd for the process that connected (Linux 6.5).

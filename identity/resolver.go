@@ -124,11 +124,9 @@ func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32, cgr
 	if err != nil {
 		return unknown(err.Error())
 	}
-	id, contained, err := ContainerID(pp.cgroup)
+	id := pp.id
 	switch {
-	case err != nil:
-		return unknown(err.Error())
-	case id == "" && (contained || pp.nested):
+	case id == "" && (pp.contained || pp.nested):
 		return unknown("in a container or namespace the filter cannot name")
 	case id == "":
 		return &Identity{}
