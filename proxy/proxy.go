@@ -630,28 +630,19 @@ func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.De
 }
 
 // outboundHeld is the request sent upstream on a held connection: the
-// canonical path that was judged, the client's query and its end-to-end
-// headers, shared with the client's request rather than copied. The body,
-// if any, was read already: an interim 100 from the engine would only be
-// mistaken for its answer.
+// canonical path that was judged, the client's query, and its header as
+// the client's request holds it, not copied (writeRequestHead leaves out
+// what must not go upstream). The body, if any, was read already.
 func (p *Proxy) outboundHeld(r *http.Request, d *filter.Decision) *http.Request {
 	out := &http.Request{
-		Method:     r.Method,
-		URL:        &url.URL{Path: d.Path, RawQuery: d.RawQuery},
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Host:       r.Host,
-		Header:     make(http.Header, len(r.Header)),
+		Method: r.Method,
+		URL:    &url.URL{Path: d.Path, RawQuery: d.RawQuery},
+		Host:   r.Host,
+		Header: r.Header,
 	}
 	if out.Host == "" {
 		out.Host = "docker"
 	}
-	shareHeader(out.Header, r.Header)
-	delete(out.Header, "Expect")
-	// The engine's bytes pass through as they are, and a view reads
-	// them: never compressed.
-	delete(out.Header, "Accept-Encoding")
 	return out
 }
 

@@ -33,7 +33,7 @@ var testEnv = map[string]string{
 
 // shortDir is a fresh directory with a path short enough for unix socket
 // names, which t.TempDir's long names can overflow.
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "p")
 	if err != nil {
@@ -46,13 +46,13 @@ func shortDir(t *testing.T) string {
 // startProxy serves a proxy for upstream on a socket made by the
 // listener package, whose accept reads SO_PEERCRED: the test itself is the
 // peer, with real credentials.
-func startProxy(t *testing.T, upstream string) (*proxy.Proxy, string) {
+func startProxy(t testing.TB, upstream string) (*proxy.Proxy, string) {
 	t.Helper()
 	p, srv := newProxy(t, upstream)
 	return p, serve(t, srv)
 }
 
-func newProxy(t *testing.T, upstream string) (*proxy.Proxy, *http.Server) {
+func newProxy(t testing.TB, upstream string) (*proxy.Proxy, *http.Server) {
 	t.Helper()
 	table, err := filter.NewRouteTable()
 	if err != nil {
@@ -70,7 +70,7 @@ func newProxy(t *testing.T, upstream string) (*proxy.Proxy, *http.Server) {
 	return p, p.NewServer()
 }
 
-func serve(t *testing.T, srv *http.Server) string {
+func serve(t testing.TB, srv *http.Server) string {
 	t.Helper()
 	sock := filepath.Join(shortDir(t), "f.sock")
 	ls, err := listener.Open(nil, listener.Config{Path: sock, Mode: 0o600})
@@ -101,7 +101,7 @@ func serveEngine(t *testing.T, h http.HandlerFunc) string {
 
 // listenEngine is a fake engine the test drives by hand, one accepted
 // connection at a time.
-func listenEngine(t *testing.T) (string, *net.UnixListener) {
+func listenEngine(t testing.TB) (string, *net.UnixListener) {
 	t.Helper()
 	sock := filepath.Join(shortDir(t), "e.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -186,11 +187,19 @@ func (pl *upPool) exchange(u *upConn, out *http.Request, wait time.Duration) (*h
 	return receive(u, out)
 }
 
-// send writes out on u.
+// send writes out on u: its head, then its body of out.ContentLength
+// bytes, if any.
 func (pl *upPool) send(u *upConn, out *http.Request) error {
 	bw := pl.writers.Get().(*bufio.Writer)
 	bw.Reset(u.c)
-	err := out.Write(bw)
+	err := writeRequestHead(bw, out)
+	if err == nil && out.Body != nil {
+		var n int64
+		n, err = io.Copy(bw, out.Body)
+		if err == nil && n != out.ContentLength {
+			err = fmt.Errorf("request body of %d bytes, not %d", n, out.ContentLength)
+		}
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -200,6 +209,64 @@ func (pl *upPool) send(u *upConn, out *http.Request) error {
 		return &staleError{err: fmt.Errorf("send request to the engine: %w", err)}
 	}
 	return nil
+}
+
+// writeRequestHead writes out's request line and header: the header as the
+// client sent it (the server checked every name and value), less its
+// hop-by-hop fields, Expect (the body was read already), Accept-Encoding
+// (the engine's bytes are relayed and viewed as they are, never
+// compressed) and the framing, which is the filter's: a Content-Length
+// as Go's client would send it. A path or query the request line cannot
+// carry as it is fails closed.
+func writeRequestHead(w *bufio.Writer, out *http.Request) error {
+	path := out.URL.EscapedPath()
+	if !requestLineSafe(path) || !requestLineSafe(out.URL.RawQuery) || !requestLineSafe(out.Host) {
+		return fmt.Errorf("request line: %q?%q for host %q cannot be sent as it is", path, out.URL.RawQuery, out.Host)
+	}
+	w.WriteString(out.Method)
+	w.WriteByte(' ')
+	w.WriteString(path)
+	if out.URL.RawQuery != "" {
+		w.WriteByte('?')
+		w.WriteString(out.URL.RawQuery)
+	}
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(out.Host)
+	w.WriteString("\r\n")
+	for k, vv := range out.Header {
+		switch k {
+		case "Host", "Content-Length", "Expect", "Accept-Encoding":
+			continue
+		}
+		if isHopHeader(k, out.Header) {
+			continue
+		}
+		for _, v := range vv {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	switch m := out.Method; {
+	case out.ContentLength > 0, m == http.MethodPost, m == http.MethodPut, m == http.MethodPatch:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), out.ContentLength, 10))
+		w.WriteString("\r\n")
+	}
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+// requestLineSafe reports whether s holds no byte that would end or
+// split a request line or header: no space, no control byte.
+func requestLineSafe(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // receive reads the head of the answer to out.
