@@ -10,9 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ReadFile reads the whole of a file, as os.ReadFile does. Its errors are
-// *fs.PathError, so that errors.Is(err, fs.ErrNotExist) holds for a pid
-// that is gone.
+// ReadFile reads the whole of a file, as os.ReadFile does, except that a
+// read that returns less than it asked for, ending with a newline, ends
+// the file: the kernel writes out the files this is for (a process's
+// cgroup, a pidfd's fdinfo) in one piece, so a second read would only
+// return nothing. Its errors are *fs.PathError, so that
+// errors.Is(err, fs.ErrNotExist) holds for a pid that is gone.
 func ReadFile(path string) ([]byte, error) {
 	fd, err := openRetrying(path)
 	if err != nil {
@@ -25,6 +28,7 @@ func ReadFile(path string) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
+		room := cap(buf) - len(buf)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		switch {
 		case err == unix.EINTR:
@@ -35,6 +39,9 @@ func ReadFile(path string) ([]byte, error) {
 			return buf, nil
 		}
 		buf = buf[:len(buf)+n]
+		if n < room && buf[len(buf)-1] == '\n' {
+			return buf, nil
+		}
 	}
 }
 

@@ -16,11 +16,16 @@ func TestReadFile(t *testing.T) {
 	if err := os.WriteFile(long, bytes.Repeat([]byte("0123456789"), 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Short reads that do not end a line are read on.
+	unended := filepath.Join(dir, "unended")
+	if err := os.WriteFile(unended, bytes.Repeat([]byte("0123456789"), 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	empty := filepath.Join(dir, "empty")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/proc/self/cgroup", "/proc/self/status", "/proc/self/limits", long, empty} {
+	for _, path := range []string{"/proc/self/cgroup", "/proc/self/status", "/proc/self/limits", long, unended, empty} {
 		t.Run(path, func(t *testing.T) {
 			got, err := ReadFile(path)
 			if err != nil {
