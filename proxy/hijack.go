@@ -205,9 +205,10 @@ func (p *Proxy) splice(client net.Conn, clientPending []byte, up *net.UnixConn, 
 	return nil
 }
 
-// pump copies src to dst until src ends. It takes a pooled buffer only
-// once src has bytes (or its end) to read, and gives it back after each
-// read: a quiet session holds none, a busy one copies in large steps.
+// pump copies src to dst until src ends. It reads into a pooled buffer
+// as long as src has bytes, and gives the buffer back as soon as a read
+// finds none, before it waits: a quiet session holds none, a busy one
+// copies in large steps, one read and one write each.
 func (p *Proxy) pump(dst io.Writer, src net.Conn) error {
 	sc, ok := src.(syscall.Conn)
 	if !ok {
@@ -221,11 +222,15 @@ func (p *Proxy) pump(dst io.Writer, src net.Conn) error {
 		return fmt.Errorf("pump: %w", err)
 	}
 	for {
-		if err := waitReadable(raw); err != nil {
-			return err
-		}
 		bp := p.bufs.Get().(*[]byte)
-		n, rerr := src.Read(*bp)
+		n, rerr := readNow(raw, *bp)
+		if rerr == unix.EAGAIN {
+			p.bufs.Put(bp)
+			if err := waitReadable(raw); err != nil {
+				return err
+			}
+			continue
+		}
 		var werr error
 		if n > 0 {
 			_, werr = dst.Write((*bp)[:n])
@@ -234,23 +239,50 @@ func (p *Proxy) pump(dst io.Writer, src net.Conn) error {
 		switch {
 		case werr != nil:
 			return werr
-		case rerr == io.EOF:
-			return nil
 		case rerr != nil:
 			return rerr
+		case n == 0:
+			return nil
 		}
 	}
 }
 
-// waitReadable waits, holding no buffer, until a read of the connection
-// would not block: bytes, its end or an error are there. A peek asks the
-// socket itself, since the poller's readiness may be spent while bytes
-// remain. The connection's read deadline and Close end the wait.
-func waitReadable(raw syscall.RawConn) error {
-	var one [1]byte
+// readNow reads what the connection holds without waiting: unix.EAGAIN
+// when it holds nothing, 0 bytes and no error at its end. Errors of the
+// connection itself (closed, its deadline passed) come wrapped.
+func readNow(raw syscall.RawConn, buf []byte) (int, error) {
+	var n int
+	var rerr error
 	err := raw.Read(func(fd uintptr) bool {
-		_, _, err := unix.Recvfrom(int(fd), one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		return err != unix.EAGAIN && err != unix.EINTR
+		for {
+			n, rerr = unix.Read(int(fd), buf)
+			if rerr != unix.EINTR {
+				return true
+			}
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read: %w", err)
+	}
+	if rerr != nil {
+		n = 0
+		if rerr != unix.EAGAIN {
+			rerr = fmt.Errorf("read: %w", rerr)
+		}
+	}
+	return n, rerr
+}
+
+// waitReadable waits, holding no buffer, until the connection may have
+// bytes (or its end) again. It must follow a read that found none: only
+// then will the poller tell of what arrives next. The connection's read
+// deadline and Close end the wait.
+func waitReadable(raw syscall.RawConn) error {
+	asked := false
+	err := raw.Read(func(uintptr) bool {
+		done := asked
+		asked = true
+		return done
 	})
 	if err != nil {
 		return fmt.Errorf("wait for bytes: %w", err)
