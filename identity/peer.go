@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/docker-socket-filter/docker-socket-filter/internal/procfs"
@@ -34,7 +35,7 @@ var errExited = errors.New("the process that connected has exited")
 // very process that connected). Then it checks through the pidfd that the
 // process is still running: only then was the pid still its own while
 // its cgroup was read, whenever since the connection that was.
-func readPeer(conn syscall.Conn, pid int32, cgroup []byte, procRoot string) (peerProc, error) {
+func readPeer(conn syscall.Conn, pid int32, cgroup []byte, procRoot string, known *namespaces) (peerProc, error) {
 	if pid <= 0 {
 		return peerProc{}, errors.New("the peer's pid is not visible from the filter's pid namespace")
 	}
@@ -53,22 +54,88 @@ func readPeer(conn syscall.Conn, pid int32, cgroup []byte, procRoot string) (pee
 		return peerProc{}, err
 	}
 	if !pp.contained {
-		// The pidfd's own fdinfo, unlike the process's status, is the
-		// filter's to read and costs the kernel little to write.
-		info, err := procfs.ReadFile(procRoot + "/self/fdinfo/" + strconv.Itoa(pidfd))
-		if err != nil {
-			return peerProc{}, fmt.Errorf("read the peer's pidfd fdinfo: %w", err)
+		if pp.nested, err = known.nested(pidfd, procRoot); err != nil {
+			return peerProc{}, err
 		}
-		depth := nsDepth(info)
-		if depth == 0 {
-			return peerProc{}, errors.New("the peer's pidfd fdinfo has no NSpid line")
-		}
-		pp.nested = depth > 1
 	}
 	if exited, err := hasExited(pidfd); err != nil || exited {
 		return peerProc{}, errors.Join(errExited, err)
 	}
 	return pp, nil
+}
+
+// namespaces remembers whether processes run in a pid namespace of their
+// own, by the inode of their pidfd, which no other process has while the
+// system runs (pidfs, Linux 6.9). A process never changes its pid
+// namespace, so one that connects again costs no fdinfo read.
+type namespaces struct {
+	mu sync.Mutex
+	// pidfs is 0 until the first pidfd is looked at, 1 if pidfds are
+	// pidfs files, -1 if not (their inodes are then all the same one,
+	// and tell nothing).
+	pidfs   int8
+	byInode map[uint64]bool
+}
+
+// maxNamespaces bounds what namespaces remembers: past it, it forgets all.
+const maxNamespaces = 4096
+
+// nested reports whether the process of pidfd runs in a pid namespace
+// other than the one procRoot belongs to: the depth of the NSpid line of
+// the pidfd's own fdinfo, which, unlike the process's status, is the
+// filter's to read and costs the kernel little to write.
+func (n *namespaces) nested(pidfd int, procRoot string) (bool, error) {
+	inode, ok := n.inode(pidfd)
+	if ok {
+		n.mu.Lock()
+		nested, known := n.byInode[inode]
+		n.mu.Unlock()
+		if known {
+			return nested, nil
+		}
+	}
+	info, err := procfs.ReadFile(procRoot + "/self/fdinfo/" + strconv.Itoa(pidfd))
+	if err != nil {
+		return false, fmt.Errorf("read the peer's pidfd fdinfo: %w", err)
+	}
+	depth := nsDepth(info)
+	if depth == 0 {
+		return false, errors.New("the peer's pidfd fdinfo has no NSpid line")
+	}
+	if ok {
+		n.mu.Lock()
+		if n.byInode == nil || len(n.byInode) >= maxNamespaces {
+			n.byInode = make(map[uint64]bool)
+		}
+		n.byInode[inode] = depth > 1
+		n.mu.Unlock()
+	}
+	return depth > 1, nil
+}
+
+// inode returns the pidfs inode of pidfd, if pidfds are pidfs files.
+func (n *namespaces) inode(pidfd int) (uint64, bool) {
+	n.mu.Lock()
+	pidfs := n.pidfs
+	n.mu.Unlock()
+	if pidfs == 0 {
+		var fs unix.Statfs_t
+		pidfs = -1
+		if unix.Fstatfs(pidfd, &fs) == nil && fs.Type == unix.PID_FS_MAGIC {
+			pidfs = 1
+		}
+		n.mu.Lock()
+		n.pidfs = pidfs
+		n.mu.Unlock()
+	}
+	if pidfs < 0 {
+		return 0, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(pidfd, &st) != nil {
+		return 0, false
+	}
+	return st.Ino, true
 }
 
 // peerPidfd returns a pidfd for the process that connected (Linux 6.5).

@@ -42,6 +42,8 @@ type Resolver struct {
 	// nothing of the kind happened while it was asked for.
 	seq  uint64
 	live bool
+
+	namespaces namespaces
 }
 
 // entry is a verified container: what the engine said, and its init
@@ -120,7 +122,7 @@ func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32, cgr
 		r.log.Debug("peer not named", "pid", pid, "why", why)
 		return &Identity{Contained: true, Why: why}
 	}
-	pp, err := readPeer(conn, pid, cgroup, r.proc)
+	pp, err := readPeer(conn, pid, cgroup, r.proc, &r.namespaces)
 	if err != nil {
 		return unknown(err.Error())
 	}

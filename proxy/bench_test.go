@@ -4,9 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"testing"
+
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/identity"
+	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
 
 // pingAnswer is the engine's answer to GET /_ping, headers included.
@@ -73,6 +78,46 @@ func BenchmarkKeepAlivePing(b *testing.B) {
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || !bytes.HasSuffix(append([]byte("\r\n\r\n"), body...), want) {
 			b.Fatalf("status %d, body %q", resp.StatusCode, body)
+		}
+	}
+}
+
+// BenchmarkNewConnPing is GET /_ping on a new connection each time, as
+// the daemon serves it: the peer's credentials and cgroup read at accept,
+// its identity settled at the first request, the request logged.
+func BenchmarkNewConnPing(b *testing.B) {
+	engine := rawEngine(b, pingAnswer)
+	table, err := filter.NewRouteTable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	policy, err := filter.EnvPolicy(table, func(k string) (string, bool) { v, ok := testEnv[k]; return v, ok })
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := proxy.New(proxy.Config{Upstream: engine, Log: log,
+		Identity: identity.New(proxy.UnixTransport(engine, 1), "/proc", log)}, policy)
+	b.Cleanup(func() { p.StopWatches(); p.CloseIdleUpstream() })
+	sock := serve(b, p.NewServer())
+	req := []byte("GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: bench\r\n\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		c.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
 }
