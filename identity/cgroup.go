@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // errAmbiguous marks a cgroup file whose lines name different containers.
@@ -23,44 +22,57 @@ var errAmbiguous = errors.New("the cgroup lines name different containers")
 // container's, even when no id can be told: such a process is not taken
 // for a host process.
 func ContainerID(cgroupFile []byte) (id string, contained bool, err error) {
-	for line := range bytes.Lines(cgroupFile) {
-		line = bytes.TrimRight(line, "\n")
+	var found []byte
+	for rest := cgroupFile; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
 		if len(line) == 0 {
 			continue
 		}
 		// hierarchy-ID:controllers:path; the path may hold colons.
-		parts := bytes.SplitN(line, []byte(":"), 3)
-		if len(parts) != 3 {
+		_, afterID, ok1 := bytes.Cut(line, []byte(":"))
+		_, path, ok2 := bytes.Cut(afterID, []byte(":"))
+		if !ok1 || !ok2 {
 			return "", true, fmt.Errorf("cgroup line %q: want id:controllers:path", line)
 		}
-		lineID, lineContained := innermost(string(parts[2]))
+		lineID, lineContained := innermost(path)
 		contained = contained || lineContained
 		switch {
-		case lineID == "":
-		case id == "":
-			id = lineID
-		case id != lineID:
+		case lineID == nil:
+		case found == nil:
+			found = lineID
+		case !bytes.Equal(found, lineID):
 			return "", true, errAmbiguous
 		}
 	}
-	return id, contained || id != "", nil
+	if found == nil {
+		return "", contained, nil
+	}
+	return string(found), true, nil
 }
 
 // innermost returns the container id of a cgroup path's last component,
 // and whether any component names a container.
-func innermost(path string) (string, bool) {
-	comps := strings.Split(strings.Trim(path, "/"), "/")
+func innermost(path []byte) ([]byte, bool) {
+	path = bytes.Trim(path, "/")
 	contained := false
-	for _, c := range comps {
-		if _, ok := componentID(c); ok || strings.HasPrefix(c, "libpod-conmon-") {
+	var last, before []byte
+	for rest, more := path, true; more; {
+		var c []byte
+		c, rest, more = bytes.Cut(rest, []byte("/"))
+		if _, ok := componentID(c); ok || bytes.HasPrefix(c, []byte("libpod-conmon-")) {
 			contained = true
 		}
+		before, last = last, c
 	}
-	last := comps[len(comps)-1]
 	// crun puts Podman's container process one level down, in a
 	// cgroup of its own named "container".
-	if last == "container" && len(comps) > 1 && strings.HasPrefix(comps[len(comps)-2], "libpod-") {
-		last = comps[len(comps)-2]
+	if string(last) == "container" && before != nil && bytes.HasPrefix(before, []byte("libpod-")) {
+		last = before
 	}
 	id, _ := componentID(last)
 	return id, contained
@@ -70,21 +82,29 @@ func innermost(path string) (string, bool) {
 // container's cgroup: the bare id (cgroupfs driver, under /docker or a
 // cgroup parent), docker-<id>.scope (systemd driver, rootful or rootless
 // under user@<uid>.service), libpod-<id>.scope (Podman).
-func componentID(c string) (string, bool) {
-	for _, prefix := range []string{"docker-", "libpod-"} {
-		if rest, ok := strings.CutPrefix(c, prefix); ok {
-			if id, ok := strings.CutSuffix(rest, ".scope"); ok && isID(id) {
+func componentID(c []byte) ([]byte, bool) {
+	for _, prefix := range [...]string{"docker-", "libpod-"} {
+		if rest, ok := bytes.CutPrefix(c, []byte(prefix)); ok {
+			if id, ok := bytes.CutSuffix(rest, []byte(".scope")); ok && isID(id) {
 				return id, true
 			}
-			return "", false
+			return nil, false
 		}
 	}
 	if isID(c) {
 		return c, true
 	}
-	return "", false
+	return nil, false
 }
 
-func isID(s string) bool {
-	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+func isID(s []byte) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
