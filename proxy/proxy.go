@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -355,7 +356,16 @@ func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, sta
 	if err != nil {
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
-	p.log.LogAttrs(context.Background(), level, "request", attrs...)
+	p.record(level, "request", attrs...)
+}
+
+// record writes an audit record straight to the log's handler: through
+// the logger, every record would first look up the source line it was
+// logged from, which no record shows.
+func (p *Proxy) record(level slog.Level, msg string, attrs ...slog.Attr) {
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	p.log.Handler().Handle(context.Background(), r)
 }
 
 // auditForward records a request as it is forwarded, before the engine
@@ -373,7 +383,7 @@ func (p *Proxy) auditForward(r *http.Request, d *filter.Decision) {
 	info, _ := r.Context().Value(connKey{}).(*connInfo)
 	c := p.caller(info)
 	var room [13]slog.Attr
-	p.log.LogAttrs(context.Background(), level, "forward", auditAttrs(room[:0], r, &c, d, "allow")...)
+	p.record(level, "forward", auditAttrs(room[:0], r, &c, d, "allow")...)
 }
 
 func auditAttrs(dst []slog.Attr, r *http.Request, c *filter.Caller, d *filter.Decision, decision string) []slog.Attr {
@@ -527,8 +537,44 @@ func (p *Proxy) relay(w http.ResponseWriter, resp *http.Response, d *filter.Deci
 		return p.relayViewed(w, resp, view, d)
 	}
 	shareHeader(w.Header(), resp.Header)
+	if resp.ContentLength < 0 && !progressive(d) && resp.Request != nil && resp.Request.Method != http.MethodHead && bodyAllowed(resp.StatusCode) {
+		return p.relayDocument(w, resp)
+	}
 	w.WriteHeader(resp.StatusCode)
 	return resp.StatusCode, p.relayBody(w, resp, progressive(d), ready)
+}
+
+// relayDocument relays a document the engine sent without its length (a
+// list, an inspect). One that fits the copy buffer goes out whole, with
+// its length, in one write; a longer one goes out as the buffer fills.
+// An answer cut before the first buffer was full is the engine's failure,
+// answered as such, not a short document.
+func (p *Proxy) relayDocument(w http.ResponseWriter, resp *http.Response) (int, error) {
+	bp := p.bufs.Get().(*[]byte)
+	buf := *bp
+	n, err := fill(resp.Body, buf)
+	switch {
+	case err == io.EOF:
+		defer p.bufs.Put(bp)
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		w.WriteHeader(resp.StatusCode)
+		if _, err := w.Write(buf[:n]); err != nil {
+			return resp.StatusCode, fmt.Errorf("write to client: %w", err)
+		}
+		return resp.StatusCode, nil
+	case err != nil:
+		p.bufs.Put(bp)
+		err = fmt.Errorf("the Docker engine's answer was cut after %d bytes: %w", n, err)
+		writeJSONError(w, http.StatusBadGateway, "docker-socket-filter: "+err.Error())
+		return http.StatusBadGateway, err
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, err = w.Write(buf[:n])
+	p.bufs.Put(bp)
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("write to client: %w", err)
+	}
+	return resp.StatusCode, p.relayBody(w, resp, false, nil)
 }
 
 // progressive reports whether an answer of unknown length is read as it

@@ -532,3 +532,83 @@ func TestStreamAnswerNotAStream(t *testing.T) {
 		})
 	}
 }
+
+// TestDocumentAnswers: a read's answer that is not a stream reaches the
+// client whole, with its length when it fits one buffer; one the engine
+// cuts short is never passed off as whole.
+func TestDocumentAnswers(t *testing.T) {
+	small := strings.Repeat(`{"Id":"c1"},`, 100)
+	large := strings.Repeat("0123456789abcdef", 16<<10) // past any one buffer
+	tests := []struct {
+		name   string
+		body   string
+		cut    bool // the engine hangs up after half the body
+		status int
+		length bool // a 200 tells the client the length
+	}{
+		{"a small document goes out with its length", small, false, 200, true},
+		{"a large one goes out as it comes", large, false, 200, false},
+		{"a small one cut short is the engine's failure", small, true, 502, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if !tc.cut {
+					// Written in pieces, as the engine's encoder may.
+					for i := 0; i < len(tc.body); i += 4 << 10 {
+						w.Write([]byte(tc.body[i:min(i+4<<10, len(tc.body))]))
+						w.(http.Flusher).Flush()
+					}
+					return
+				}
+				w.Write([]byte(tc.body[:len(tc.body)/2]))
+				w.(http.Flusher).Flush()
+				if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					c.Close()
+				}
+			})
+			_, sock := startProxy(t, engine)
+			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/json?all=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, got, tc.status)
+			}
+			if tc.status == 200 && (resp.ContentLength >= 0) != tc.length {
+				t.Errorf("Content-Length %d, want it told: %v", resp.ContentLength, tc.length)
+			}
+			if tc.status == 200 && string(got) != tc.body {
+				t.Errorf("read %d bytes, want the %d the engine sent", len(got), len(tc.body))
+			}
+			if tc.status == 502 && !strings.Contains(string(got), "cut after") {
+				t.Errorf("answer %q does not say the engine's answer was cut", got)
+			}
+		})
+	}
+	t.Run("a large one cut late aborts the client", func(t *testing.T) {
+		engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(large[:len(large)/2]))
+			w.(http.Flusher).Flush()
+			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				c.Close()
+			}
+		})
+		_, sock := startProxy(t, engine)
+		resp, err := httpClient(sock).Get("http://docker/v1.47/containers/json?all=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got, err := io.ReadAll(resp.Body)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("read %d bytes, error %v; want the cut told as an unexpected EOF", len(got), err)
+		}
+	})
+}
