@@ -30,8 +30,14 @@ func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *fi
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
 		if kind == filter.AnswerContainerList {
-			if err := view.FilterList(w, resp.Body); err != nil {
+			// A list is a document: its entries, each written on its
+			// own, go out as a buffer fills.
+			bw := bufio.NewWriterSize(w, copyBuffer)
+			if err := view.FilterList(bw, resp.Body); err != nil {
 				return resp.StatusCode, fmt.Errorf("%w: %w", errUpstreamCut, err)
+			}
+			if err := bw.Flush(); err != nil {
+				return resp.StatusCode, fmt.Errorf("write to client: %w", err)
 			}
 			return resp.StatusCode, nil
 		}
