@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
@@ -24,6 +26,7 @@ const pingAnswer = "HTTP/1.1 200 OK\r\nApi-Version: 1.47\r\nBuilder-Version: 2\r
 // proxy's allocations.
 func rawEngine(b *testing.B, answer string) string {
 	sock, ln := listenEngine(b)
+	raw := []byte(answer)
 	go func() {
 		for {
 			c, err := ln.AcceptUnix()
@@ -43,7 +46,7 @@ func rawEngine(b *testing.B, answer string) string {
 							break
 						}
 					}
-					if _, err := io.WriteString(c, answer); err != nil {
+					if _, err := c.Write(raw); err != nil {
 						return
 					}
 				}
@@ -118,6 +121,39 @@ func BenchmarkNewConnPing(b *testing.B) {
 		c.Close()
 		if resp.StatusCode != http.StatusOK {
 			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
+// BenchmarkKeepAliveList is a container list of about 16 KiB the engine
+// sends chunked, as it does, on one keep-alive connection.
+func BenchmarkKeepAliveList(b *testing.B) {
+	entry := `{"Id":"6a8437abdd71ebb8fe5685e4d316f49e5f68f73a1cf211bbd966a573864224fe","Names":["/c"],"Image":"dsf-test:latest","Labels":{"a":"b"},"State":"running","Status":"Up 1 minute","Mounts":[],"NetworkSettings":{"Networks":{}},"HostConfig":{"NetworkMode":"none"},"Command":"sleep 100000","Created":1764600000,"Ports":[],"ImageID":"sha256:42c75b7b2982","SizeRw":0}`
+	list := "[" + strings.Repeat(entry+",", 40) + entry + "]\n"
+	answer := "HTTP/1.1 200 OK\r\nApi-Version: 1.47\r\nContent-Type: application/json\r\nDocker-Experimental: false\r\nOstype: linux\r\n" +
+		"Server: Docker/27.5.1 (linux)\r\nDate: Tue, 01 Dec 2026 17:00:00 GMT\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		strconv.FormatInt(int64(len(list)), 16) + "\r\n" + list + "\r\n0\r\n\r\n"
+	_, sock := startProxy(b, rawEngine(b, answer))
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	req := []byte("GET /v1.47/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\n\r\n")
+	b.SetBytes(int64(len(list)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK || n != int64(len(list)) {
+			b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
 		}
 	}
 }
