@@ -434,12 +434,7 @@ func TestCutUpstreamBodyAbortsClient(t *testing.T) {
 				if tc.length {
 					w.Header().Set("Content-Length", strconv.Itoa(len(whole)))
 				}
-				w.Write([]byte(whole[:len(whole)/2]))
-				w.(http.Flusher).Flush()
-				c, _, err := http.NewResponseController(w).Hijack()
-				if err == nil {
-					c.Close()
-				}
+				sendHalfAndHangUp(w, whole)
 			})
 			_, sock := startProxy(t, engine)
 			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/c1/logs?stdout=1")
@@ -562,11 +557,7 @@ func TestDocumentAnswers(t *testing.T) {
 					}
 					return
 				}
-				w.Write([]byte(tc.body[:len(tc.body)/2]))
-				w.(http.Flusher).Flush()
-				if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-					c.Close()
-				}
+				sendHalfAndHangUp(w, tc.body)
 			})
 			_, sock := startProxy(t, engine)
 			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/json?all=1")
@@ -593,13 +584,7 @@ func TestDocumentAnswers(t *testing.T) {
 		})
 	}
 	t.Run("a large one cut late aborts the client", func(t *testing.T) {
-		engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
-			w.Write([]byte(large[:len(large)/2]))
-			w.(http.Flusher).Flush()
-			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-				c.Close()
-			}
-		})
+		engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) { sendHalfAndHangUp(w, large) })
 		_, sock := startProxy(t, engine)
 		resp, err := httpClient(sock).Get("http://docker/v1.47/containers/json?all=1")
 		if err != nil {
@@ -611,4 +596,14 @@ func TestDocumentAnswers(t *testing.T) {
 			t.Errorf("read %d bytes, error %v; want the cut told as an unexpected EOF", len(got), err)
 		}
 	})
+}
+
+// sendHalfAndHangUp is an engine that fails in the middle of an answer:
+// it sends the first half of body and closes the connection.
+func sendHalfAndHangUp(w http.ResponseWriter, body string) {
+	w.Write([]byte(body[:len(body)/2]))
+	w.(http.Flusher).Flush()
+	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		c.Close()
+	}
 }
