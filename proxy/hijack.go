@@ -206,9 +206,9 @@ func (p *Proxy) splice(client net.Conn, clientPending []byte, up *net.UnixConn, 
 }
 
 // pump copies src to dst until src ends. It reads into a pooled buffer
-// as long as src has bytes, and gives the buffer back as soon as a read
-// finds none, before it waits: a quiet session holds none, a busy one
-// copies in large steps, one read and one write each.
+// as long as src has bytes, and gives the buffer back when a read finds
+// none, before it waits: a quiet session holds none, a busy one copies in
+// large steps, one read and one write each.
 func (p *Proxy) pump(dst io.Writer, src net.Conn) error {
 	sc, ok := src.(syscall.Conn)
 	if !ok {
@@ -222,72 +222,59 @@ func (p *Proxy) pump(dst io.Writer, src net.Conn) error {
 		return fmt.Errorf("pump: %w", err)
 	}
 	for {
-		bp := p.bufs.Get().(*[]byte)
-		n, rerr := readNow(raw, *bp)
-		if rerr == unix.EAGAIN {
+		bp, n, err := p.readHeld(raw)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
 			p.bufs.Put(bp)
-			if err := waitReadable(raw); err != nil {
-				return err
-			}
-			continue
-		}
-		var werr error
-		if n > 0 {
-			_, werr = dst.Write((*bp)[:n])
-		}
-		p.bufs.Put(bp)
-		switch {
-		case werr != nil:
-			return werr
-		case rerr != nil:
-			return rerr
-		case n == 0:
 			return nil
+		}
+		_, err = dst.Write((*bp)[:n])
+		p.bufs.Put(bp)
+		if err != nil {
+			return err
 		}
 	}
 }
 
-// readNow reads what the connection holds without waiting: unix.EAGAIN
-// when it holds nothing, 0 bytes and no error at its end. Errors of the
-// connection itself (closed, its deadline passed) come wrapped.
-func readNow(raw syscall.RawConn, buf []byte) (int, error) {
+// readHeld waits for bytes (or the end) and reads them into a pooled
+// buffer, which it holds only while a read finds something. The read and
+// the wait are one call of the poller: a second call would reset the
+// readiness a byte arriving in between had set, and the byte would wait
+// for the next one. 0 bytes is the end; the buffer is the caller's to
+// give back unless an error is returned.
+func (p *Proxy) readHeld(raw syscall.RawConn) (*[]byte, int, error) {
+	var bp *[]byte
 	var n int
 	var rerr error
 	err := raw.Read(func(fd uintptr) bool {
+		if bp == nil {
+			bp = p.bufs.Get().(*[]byte)
+		}
 		for {
-			n, rerr = unix.Read(int(fd), buf)
+			n, rerr = unix.Read(int(fd), *bp)
 			if rerr != unix.EINTR {
-				return true
+				break
 			}
 		}
-	})
-	if err != nil {
-		return 0, fmt.Errorf("read: %w", err)
-	}
-	if rerr != nil {
-		n = 0
-		if rerr != unix.EAGAIN {
-			rerr = fmt.Errorf("read: %w", rerr)
+		if rerr == unix.EAGAIN {
+			p.bufs.Put(bp)
+			bp = nil
+			return false
 		}
-	}
-	return n, rerr
-}
-
-// waitReadable waits, holding no buffer, until the connection may have
-// bytes (or its end) again. It must follow a read that found none: only
-// then will the poller tell of what arrives next. The connection's read
-// deadline and Close end the wait.
-func waitReadable(raw syscall.RawConn) error {
-	asked := false
-	err := raw.Read(func(uintptr) bool {
-		done := asked
-		asked = true
-		return done
+		return true
 	})
-	if err != nil {
-		return fmt.Errorf("wait for bytes: %w", err)
+	if err == nil && rerr != nil {
+		err = rerr
 	}
-	return nil
+	if err != nil {
+		if bp != nil {
+			p.bufs.Put(bp)
+		}
+		return nil, 0, fmt.Errorf("read: %w", err)
+	}
+	return bp, n, nil
 }
 
 // hangupPoll is how often a half-closed tunnel client is checked for
