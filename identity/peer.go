@@ -113,8 +113,13 @@ func (n *namespaces) nested(pidfd int, procRoot string) (bool, error) {
 	return depth > 1, nil
 }
 
-// inode returns the pidfs inode of pidfd, if pidfds are pidfs files.
+// inode returns the pidfs inode of pidfd, if pidfds are pidfs files
+// whose inode alone names a process: on 32-bit systems it takes the
+// inode's generation too, so nothing is remembered there.
 func (n *namespaces) inode(pidfd int) (uint64, bool) {
+	if strconv.IntSize < 64 {
+		return 0, false
+	}
 	n.mu.Lock()
 	pidfs := n.pidfs
 	n.mu.Unlock()
