@@ -98,9 +98,9 @@ func (n *namespaces) nested(pidfd int, procRoot string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read the peer's pidfd fdinfo: %w", err)
 	}
-	depth := nsDepth(info)
-	if depth == 0 {
-		return false, errors.New("the peer's pidfd fdinfo has no NSpid line")
+	depth, err := nsDepth(info)
+	if err != nil {
+		return false, err
 	}
 	if ok {
 		n.mu.Lock()
@@ -177,15 +177,22 @@ func hasExited(pidfd int) (bool, error) {
 	}
 }
 
-// nsDepth counts the pids of an NSpid line (a pidfd's fdinfo, or a
-// process's status): one per pid namespace from the one /proc belongs to
-// down to the process's own.
-// 0 means no such line.
-func nsDepth(status []byte) int {
-	for line := range bytes.Lines(status) {
+// nsDepth counts the pids of a pidfd's fdinfo NSpid line: one per pid
+// namespace from the one /proc belongs to down to the process's own. The
+// kernel writes a first pid of 0 for a process that /proc's namespace
+// cannot see, and -1 for one that is gone: neither says where it runs.
+func nsDepth(fdinfo []byte) (int, error) {
+	for line := range bytes.Lines(fdinfo) {
 		if rest, ok := bytes.CutPrefix(line, []byte("NSpid:")); ok {
-			return len(bytes.Fields(rest))
+			pids := bytes.Fields(rest)
+			if len(pids) == 0 {
+				break
+			}
+			if first, err := strconv.Atoi(string(pids[0])); err != nil || first <= 0 {
+				return 0, fmt.Errorf("the peer's pidfd fdinfo says NSpid %q: the process is gone or not visible", bytes.TrimSpace(rest))
+			}
+			return len(pids), nil
 		}
 	}
-	return 0
+	return 0, errors.New("the peer's pidfd fdinfo has no NSpid line")
 }

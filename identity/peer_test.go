@@ -43,3 +43,28 @@ func TestNamespacesRemembered(t *testing.T) {
 		t.Error("another process was answered from this one's memory")
 	}
 }
+
+// TestNSDepth: only an NSpid line naming a live, visible process tells
+// where it runs.
+func TestNSDepth(t *testing.T) {
+	cases := []struct {
+		name, fdinfo string
+		depth        int
+		ok           bool
+	}{
+		{"a host process", "pos:\t0\nPid:\t4242\nNSpid:\t4242\n", 1, true},
+		{"a process two namespaces down", "Pid:\t4242\nNSpid:\t4242\t17\t1\n", 3, true},
+		{"a process that is gone", "Pid:\t-1\nNSpid:\t-1\n", 0, false},
+		{"a process /proc cannot see", "Pid:\t0\nNSpid:\t0\n", 0, false},
+		{"no NSpid line", "pos:\t0\nflags:\t02000002\n", 0, false},
+		{"an empty NSpid line", "NSpid:\n", 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			depth, err := nsDepth([]byte(c.fdinfo))
+			if (err == nil) != c.ok || depth != c.depth {
+				t.Errorf("depth %d (%v), want %d (ok %v)", depth, err, c.depth, c.ok)
+			}
+		})
+	}
+}
