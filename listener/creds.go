@@ -17,8 +17,8 @@ type Creds struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32 // supplementary groups, from SO_PEERGROUPS
-	// Cgroup is the peer's /proc/<pid>/cgroup as read at accept, or nil
-	// if it could not be read. It is unverified: until the peer's pidfd
+	// Cgroup is the peer's /proc/<pid>/cgroup as read at accept (from
+	// /proc, the daemon's own view), or nil if it could not be read. It is unverified: until the peer's pidfd
 	// shows it still running, the pid may have been another's by then.
 	Cgroup []byte
 }

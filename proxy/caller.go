@@ -27,6 +27,9 @@ func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
 		if p.identity != nil {
 			info.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID, lc.Creds.Cgroup)
 		}
+		// The identity keeps the accept-time cgroup until it settles;
+		// a long-lived connection (an idle stream) need not.
+		info.creds.Cgroup, lc.Creds.Cgroup = nil, nil
 	}
 	p.conns.add(c, info)
 	return context.WithValue(ctx, connKey{}, info)

@@ -6,6 +6,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -71,6 +72,9 @@ type Proxy struct {
 	dialer    net.Dialer
 	policy    atomic.Pointer[filter.Policy]
 	bufs      sync.Pool
+	// listWriters gather a viewed list's entries into copy-buffer
+	// sized writes.
+	listWriters sync.Pool
 
 	bodyTimeout   time.Duration
 	engineTimeout time.Duration
@@ -130,6 +134,7 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 	p.pool = newUpPool(p.upstream, cfg.MaxIdleUpstream)
 	p.engine = NewEngine(p.transport, p.upstream, p.engineTimeout)
 	p.bufs.New = func() any { b := make([]byte, copyBuffer); return &b }
+	p.listWriters.New = func() any { return bufio.NewWriterSize(nil, copyBuffer) }
 	p.watches, p.stopWatches = context.WithCancel(context.Background())
 	p.policy.Store(policy)
 	return p
@@ -564,6 +569,12 @@ func (p *Proxy) relayDocument(w http.ResponseWriter, resp *http.Response) (int, 
 		return resp.StatusCode, nil
 	case err != nil:
 		p.bufs.Put(bp)
+		// The engine's header fields were for its answer, not this one.
+		clear(w.Header())
+		if p.cut.Err() != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "docker-socket-filter: shutting down: the request was cut")
+			return http.StatusServiceUnavailable, fmt.Errorf("cut at shutdown: %w", err)
+		}
 		err = fmt.Errorf("the Docker engine's answer was cut after %d bytes: %w", n, err)
 		writeJSONError(w, http.StatusBadGateway, "docker-socket-filter: "+err.Error())
 		return http.StatusBadGateway, err
@@ -648,6 +659,11 @@ func (p *Proxy) forwardHeld(w http.ResponseWriter, r *http.Request, d *filter.De
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("docker-socket-filter: the Docker engine did not answer within %s (it may have acted on the request)", wait))
 			return http.StatusGatewayTimeout, errors.New("engine answer timed out")
+		}
+		var unsendable *statusError
+		if errors.As(err, &unsendable) {
+			writeJSONError(w, unsendable.status, "docker-socket-filter: "+unsendable.msg)
+			return unsendable.status, err
 		}
 		return p.badGateway(w, err)
 	}

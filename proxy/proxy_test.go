@@ -549,6 +549,7 @@ func TestDocumentAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Api-Version", "1.47")
 				if !tc.cut {
 					// Written in pieces, as the engine's encoder may.
 					for i := 0; i < len(tc.body); i += 4 << 10 {
@@ -580,6 +581,9 @@ func TestDocumentAnswers(t *testing.T) {
 			}
 			if tc.status == 502 && !strings.Contains(string(got), "cut after") {
 				t.Errorf("answer %q does not say the engine's answer was cut", got)
+			}
+			if tc.status == 502 && resp.Header.Get("Api-Version") != "" {
+				t.Errorf("the filter's 502 carries the engine's header fields: %v", resp.Header)
 			}
 		})
 	}

@@ -193,6 +193,13 @@ func (pl *upPool) send(u *upConn, out *http.Request) error {
 	bw := pl.writers.Get().(*bufio.Writer)
 	bw.Reset(u.c)
 	err := writeRequestHead(bw, out)
+	var unsendable *statusError
+	if errors.As(err, &unsendable) {
+		// Nothing went out: the request's fault, not the connection's.
+		bw.Reset(nil)
+		pl.writers.Put(bw)
+		return err
+	}
 	if err == nil && out.Body != nil {
 		var n int64
 		n, err = io.Copy(bw, out.Body)
@@ -221,7 +228,7 @@ func (pl *upPool) send(u *upConn, out *http.Request) error {
 func writeRequestHead(w *bufio.Writer, out *http.Request) error {
 	path := out.URL.EscapedPath()
 	if !requestLineSafe(path) || !requestLineSafe(out.URL.RawQuery) || !requestLineSafe(out.Host) {
-		return fmt.Errorf("request line: %q?%q for host %q cannot be sent as it is", path, out.URL.RawQuery, out.Host)
+		return &statusError{http.StatusBadRequest, fmt.Sprintf("request line: %q?%q for host %q cannot be sent as it is", path, out.URL.RawQuery, out.Host)}
 	}
 	w.WriteString(out.Method)
 	w.WriteByte(' ')

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -72,8 +73,9 @@ func TestRequestHead(t *testing.T) {
 			err := writeRequestHead(w, out)
 			w.Flush()
 			if c.wantErr {
-				if err == nil || buf.Len() != 0 {
-					t.Fatalf("wrote %q (err %v), want nothing and an error", buf.String(), err)
+				var se *statusError
+				if !errors.As(err, &se) || se.status != http.StatusBadRequest || buf.Len() != 0 {
+					t.Fatalf("wrote %q (err %v), want nothing and the client's error", buf.String(), err)
 				}
 				return
 			}

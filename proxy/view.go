@@ -32,7 +32,9 @@ func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *fi
 		if kind == filter.AnswerContainerList {
 			// A list is a document: its entries, each written on its
 			// own, go out as a buffer fills.
-			bw := bufio.NewWriterSize(w, copyBuffer)
+			bw := p.listWriters.Get().(*bufio.Writer)
+			bw.Reset(w)
+			defer func() { bw.Reset(nil); p.listWriters.Put(bw) }()
 			if err := view.FilterList(bw, resp.Body); err != nil {
 				return resp.StatusCode, fmt.Errorf("%w: %w", errUpstreamCut, err)
 			}
