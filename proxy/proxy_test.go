@@ -437,15 +437,10 @@ func TestCutUpstreamBodyAbortsClient(t *testing.T) {
 				sendHalfAndHangUp(w, whole)
 			})
 			_, sock := startProxy(t, engine)
-			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/c1/logs?stdout=1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
+			resp, got, err := get(t, sock, "/v1.47/containers/c1/logs?stdout=1")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d, want 200", resp.StatusCode)
 			}
-			got, err := io.ReadAll(resp.Body)
 			if err == nil {
 				t.Fatalf("read %q and a clean end; a cut body must not pass for a whole one", got)
 			}
@@ -512,12 +507,7 @@ func TestStreamAnswerNotAStream(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, sock := startProxy(t, serveEngine(t, tc.engine))
-			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/c1/logs?follow=1&stdout=1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
+			resp, body, err := get(t, sock, "/v1.47/containers/c1/logs?follow=1&stdout=1")
 			if err != nil {
 				t.Fatalf("body: %v", err)
 			}
@@ -561,12 +551,7 @@ func TestDocumentAnswers(t *testing.T) {
 				sendHalfAndHangUp(w, tc.body)
 			})
 			_, sock := startProxy(t, engine)
-			resp, err := httpClient(sock).Get("http://docker/v1.47/containers/json?all=1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			got, err := io.ReadAll(resp.Body)
+			resp, got, err := get(t, sock, "/v1.47/containers/json?all=1")
 			if err != nil {
 				t.Fatalf("read: %v", err)
 			}
@@ -590,12 +575,7 @@ func TestDocumentAnswers(t *testing.T) {
 	t.Run("a large one cut late aborts the client", func(t *testing.T) {
 		engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) { sendHalfAndHangUp(w, large) })
 		_, sock := startProxy(t, engine)
-		resp, err := httpClient(sock).Get("http://docker/v1.47/containers/json?all=1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		got, err := io.ReadAll(resp.Body)
+		_, got, err := get(t, sock, "/v1.47/containers/json?all=1")
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("read %d bytes, error %v; want the cut told as an unexpected EOF", len(got), err)
 		}
@@ -610,4 +590,17 @@ func sendHalfAndHangUp(w http.ResponseWriter, body string) {
 	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		c.Close()
 	}
+}
+
+// get asks the proxy at sock for path and reads the whole answer; the
+// error is the body's, since a cut answer is what some tests are after.
+func get(t *testing.T, sock, path string) (*http.Response, []byte, error) {
+	t.Helper()
+	resp, err := httpClient(sock).Get("http://docker" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
 }
