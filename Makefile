@@ -19,7 +19,7 @@ TOOL      = $(GO) tool -modfile=$(CURDIR)/tools/go.mod
 # take a few seconds each on two cores; `make fuzz` multiplies them.
 FUZZSCALE ?= 1
 # Packages whose tests need no root and no engine.
-CHECK_PKGS := ./cmd/... ./config ./filter ./identity ./internal/procfs ./learn ./listener ./proxy ./systemd
+CHECK_PKGS := ./cmd/... ./config ./filter ./identity ./internal/h1 ./internal/procfs ./learn ./listener ./proxy ./systemd
 
 .PHONY: all build run check test lint fuzz fuzz-short bench deps package test-packages clean
 
@@ -52,11 +52,12 @@ test: deps lint build
 	$(MAKE) fuzz-short
 	$(MAKE) test-packages
 
-# A crasher fails the run and is written to filter/testdata/fuzz.
+# A crasher fails the run and is written to its package's testdata/fuzz.
 fuzz-short:
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzJudgeCreate$$' -fuzztime $$((50000 * $(FUZZSCALE)))x
+	$(GO) test ./internal/h1 -run '^$$' -fuzz '^FuzzServesLikeNetHTTP$$' -fuzztime $$((20000 * $(FUZZSCALE)))x
 
 # Sixty times the inputs: a few minutes for each target.
 fuzz:

@@ -26,6 +26,7 @@ import (
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	peerid "github.com/docker-socket-filter/docker-socket-filter/identity"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/h1"
 )
 
 // Config configures a Proxy.
@@ -242,23 +243,19 @@ func (ci *connInfos) remove(c net.Conn) *connInfo {
 	return info
 }
 
-// NewServer returns an HTTP/1.1-only server for the proxy. Each connection
+// NewServer returns the HTTP/1.1 server for the proxy. Each connection
 // carries its peer's credentials from the listener; a connection without
 // them is denied everything.
-func (p *Proxy) NewServer() *http.Server {
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
-	return &http.Server{
-		Handler:   p,
-		Protocols: protocols,
+func (p *Proxy) NewServer() *h1.Server {
+	return &h1.Server{
+		Handler: p,
 		// The slow part of a request is its header; streams and hijacked
 		// sessions must never time out, so no read or write timeout.
 		ReadHeaderTimeout: 30 * time.Second,
 		// Between requests only: a quiet stream is not idle.
-		IdleTimeout:                  2 * time.Minute,
-		DisableGeneralOptionsHandler: true,
+		IdleTimeout: 2 * time.Minute,
 		// Accept failures (out of descriptors) must be seen.
-		ErrorLog:    slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		ErrorLog:    p.log,
 		BaseContext: func(l net.Listener) context.Context { return socketContext(context.Background(), l) },
 		ConnContext: p.connContext,
 		ConnState: func(c net.Conn, s http.ConnState) {
@@ -439,11 +436,13 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	if err != nil {
 		body = []byte(`{"message":"docker-socket-filter: internal error"}`)
 	}
+	body = append(body, '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	w.Write(body)
 	// Out at once: at shutdown the connection may be closed right after.
 	http.NewResponseController(w).Flush()
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/h1"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
@@ -52,7 +53,7 @@ func startProxy(t testing.TB, upstream string) (*proxy.Proxy, string) {
 	return p, serve(t, srv)
 }
 
-func newProxy(t testing.TB, upstream string) (*proxy.Proxy, *http.Server) {
+func newProxy(t testing.TB, upstream string) (*proxy.Proxy, *h1.Server) {
 	t.Helper()
 	table, err := filter.NewRouteTable()
 	if err != nil {
@@ -70,7 +71,7 @@ func newProxy(t testing.TB, upstream string) (*proxy.Proxy, *http.Server) {
 	return p, p.NewServer()
 }
 
-func serve(t testing.TB, srv *http.Server) string {
+func serve(t testing.TB, srv *h1.Server) string {
 	t.Helper()
 	sock := filepath.Join(shortDir(t), "f.sock")
 	ls, err := listener.Open(nil, listener.Config{Path: sock, Mode: 0o600})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/docker-socket-filter/docker-socket-filter/config"
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/h1"
 	"github.com/docker-socket-filter/docker-socket-filter/learn"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
@@ -428,7 +429,7 @@ const cutGrace = 5 * time.Second
 
 // shutdown stops accepting, ends open-ended streams and tunnels, and gives
 // the other in-flight requests until the timeout to finish.
-func shutdown(srv *http.Server, p *proxy.Proxy, timeout time.Duration, log *slog.Logger) {
+func shutdown(srv *h1.Server, p *proxy.Proxy, timeout time.Duration, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	done := make(chan error, 1)

@@ -1,0 +1,491 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// response is the http.ResponseWriter of one request. Its head goes out
+// at the first write, flush or the handler's end; a body of unknown
+// length is chunked (HTTP/1.1) or ends with the connection (HTTP/1.0).
+type response struct {
+	c      *conn
+	req    *http.Request
+	body   *requestBody
+	cancel context.CancelFunc
+	header http.Header
+
+	wroteHeader   bool
+	status        int
+	bodyAllowed   bool
+	chunked       bool
+	contentLength int64
+	written       int64
+	closeAfter    bool
+	werr          error
+	// headPending is true while the head waits for the length of an
+	// answer, held meanwhile.
+	headPending bool
+	held        []byte
+
+	// keepAlive10 marks an HTTP/1.0 client that asked to keep the
+	// connection: it must be told it is kept.
+	keepAlive10 bool
+	// expectationFailed marks an Expect the server cannot meet.
+	expectationFailed bool
+
+	// mu guards what the request's body, read on another goroutine
+	// (a transport's), shares with the handler.
+	mu sync.Mutex
+	// watching is true once the handler waits on the request's
+	// context: the connection is then read in the background, from the
+	// end of the body, to tell when the client goes.
+	watching bool
+	done     bool
+	// continueState is 1 while a 100 Continue may still be sent, 2 once
+	// it was.
+	continueState int
+}
+
+func newResponse(ctx context.Context, c *conn, req *http.Request) *response {
+	w := &response{c: c, header: make(http.Header), contentLength: -1}
+	cctx, cancel := context.WithCancel(ctx)
+	w.cancel = cancel
+	w.req = req.WithContext(&requestContext{Context: cctx, w: w})
+	// http.ReadRequest tells an HTTP/1.0 client that asks to keep the
+	// connection from one that does not.
+	w.closeAfter = req.Close
+	w.keepAlive10 = !req.Close && !req.ProtoAtLeast(1, 1)
+	if req.Body != nil && req.Body != http.NoBody {
+		w.body = &requestBody{rc: req.Body, w: w}
+		w.req.Body = w.body
+	}
+	if expect := req.Header.Get("Expect"); hasToken(expect, "100-continue") {
+		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && w.body != nil {
+			w.continueState = 1
+		}
+	} else if expect != "" {
+		w.expectationFailed = true
+	}
+	return w
+}
+
+// requestContext is a request's context: a handler that waits on it
+// asks to learn of a client that goes away.
+type requestContext struct {
+	context.Context
+	w *response
+}
+
+func (rc *requestContext) Done() <-chan struct{} {
+	rc.w.watch()
+	return rc.Context.Done()
+}
+
+func (w *response) watch() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.watching || w.done {
+		return
+	}
+	w.watching = true
+	if w.body == nil || w.body.eof {
+		w.c.cr.watch(w.cancel)
+	}
+}
+
+// requestBody is the request's body as the handler reads it: it sends
+// the 100 Continue the client waits for, and, at the body's end, starts
+// the watch a handler asked for. Closing it does not read the rest: a
+// body not read to its end costs the connection instead.
+type requestBody struct {
+	rc     io.ReadCloser
+	w      *response
+	eof    bool
+	closed bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	w := b.w
+	w.mu.Lock()
+	if b.closed {
+		w.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if w.continueState == 1 {
+		// The head is not written yet: WriteHeader, which waits for
+		// this, ends the chance. So nothing else is in the writer.
+		w.continueState = 2
+		w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		err := w.c.bw.Flush()
+		if err != nil {
+			w.mu.Unlock()
+			return 0, err
+		}
+	}
+	w.mu.Unlock()
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		w.mu.Lock()
+		b.eof = true
+		if w.watching && !w.done {
+			w.c.cr.watch(w.cancel)
+		}
+		w.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *requestBody) Close() error {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	b.closed = true
+	return nil
+}
+
+func (b *requestBody) complete() bool {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	return b.eof
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
+	if w.c.hijacked || w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("h1: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	w.mu.Lock()
+	if w.continueState == 1 {
+		w.continueState = 0
+	}
+	w.mu.Unlock()
+	bw := w.c.bw
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		// An interim answer: its head goes out alone, now.
+		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
+		writeFields(bw, w.header)
+		bw.WriteString("\r\n")
+		if err := bw.Flush(); err != nil {
+			w.werr = err
+		}
+		return
+	}
+	w.wroteHeader, w.status = true, code
+	h := w.header
+	w.bodyAllowed = bodyAllowedForStatus(code) && w.req.Method != http.MethodHead
+	if v := h["Content-Length"]; len(v) > 0 {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 && len(v) == 1 {
+			w.contentLength = n
+		} else {
+			delete(h, "Content-Length")
+		}
+	}
+	if !bodyAllowedForStatus(code) && code != http.StatusNotModified {
+		delete(h, "Content-Length")
+		w.contentLength = -1
+	}
+	if code == http.StatusSwitchingProtocols || hasToken(strings.Join(h["Connection"], ","), "close") {
+		w.closeAfter = true
+	}
+	if w.bodyAllowed && w.contentLength < 0 {
+		// The length may still be learnt: an answer that ends before
+		// it fills a small buffer goes out with it, as from net/http's
+		// server.
+		w.headPending = true
+		return
+	}
+	w.writeHead()
+}
+
+// smallAnswer is how much of an answer of unknown length is held to learn
+// its length.
+const smallAnswer = 2 << 10
+
+// writeHead writes the head, framing a body whose length is not known
+// by chunks (HTTP/1.1) or by the connection's end (HTTP/1.0).
+func (w *response) writeHead() {
+	w.headPending = false
+	h, bw := w.header, w.c.bw
+	proto11 := w.req.ProtoAtLeast(1, 1)
+	if w.bodyAllowed && w.contentLength < 0 {
+		if proto11 {
+			w.chunked = true
+		} else {
+			w.closeAfter = true
+		}
+	}
+	writeStatusLine(bw, proto11, w.status)
+	writeFields(bw, h)
+	if _, ok := h["Date"]; !ok {
+		b := append(bw.AvailableBuffer(), "Date: "...)
+		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+		bw.Write(append(b, "\r\n"...))
+	}
+	if w.chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if w.closeAfter {
+		bw.WriteString("Connection: close\r\n")
+	} else if w.keepAlive10 {
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// writeHeld ends the wait for the length: the head goes out, then what
+// was held.
+func (w *response) writeHeld() error {
+	w.writeHead()
+	held := w.held
+	w.held = nil
+	if len(held) == 0 {
+		return nil
+	}
+	_, err := w.writeBody(held)
+	return err
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.c.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.bodyAllowed {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.werr != nil {
+		return 0, w.werr
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if w.contentLength >= 0 && w.written+int64(len(p)) > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	if w.headPending {
+		if len(w.held)+len(p) <= smallAnswer {
+			w.held = append(w.held, p...)
+			return len(p), nil
+		}
+		if err := w.writeHeld(); err != nil {
+			return 0, err
+		}
+	}
+	return w.writeBody(p)
+}
+
+func (w *response) writeBody(p []byte) (int, error) {
+	bw := w.c.bw
+	if w.chunked {
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16))
+		bw.WriteString("\r\n")
+	}
+	n, err := bw.Write(p)
+	if w.chunked && err == nil {
+		_, err = bw.WriteString("\r\n")
+	}
+	w.written += int64(n)
+	if err != nil {
+		w.werr = err
+	}
+	return n, err
+}
+
+// FlushError sends what was written; http.ResponseController.Flush
+// calls it.
+func (w *response) FlushError() error {
+	if w.c.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.werr != nil {
+		return w.werr
+	}
+	if w.headPending {
+		if err := w.writeHeld(); err != nil {
+			return err
+		}
+	}
+	if err := w.c.bw.Flush(); err != nil {
+		w.werr = err
+		return err
+	}
+	return nil
+}
+
+// SetReadDeadline is http.ResponseController.SetReadDeadline's.
+func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
+
+// SetWriteDeadline is http.ResponseController.SetWriteDeadline's.
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
+
+// Hijack hands the connection over, with its buffers: the reader may
+// hold bytes the client sent past the request.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := w.c
+	if c.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+	c.cr.abortPendingRead()
+	if w.headPending {
+		w.writeHeld()
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, nil, err
+	}
+	c.hijacked = true
+	c.srv.setState(c.rwc, http.StateHijacked)
+	c.srv.forget(c)
+	return c.rwc, bufio.NewReadWriter(c.br, c.bw), nil
+}
+
+// finish ends the answer once the handler has returned, and reports
+// whether the connection may carry the next request.
+func (w *response) finish() bool {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+	defer w.cancel()
+	w.c.cr.abortPendingRead()
+	if !w.wroteHeader {
+		if _, ok := w.header["Content-Length"]; !ok && w.req.Method != http.MethodHead {
+			w.header["Content-Length"] = []string{"0"}
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.headPending {
+		w.contentLength = int64(len(w.held))
+		w.header["Content-Length"] = []string{strconv.Itoa(len(w.held))}
+		w.writeHeld()
+	}
+	bw := w.c.bw
+	if w.chunked && w.werr == nil {
+		bw.WriteString("0\r\n\r\n")
+	}
+	if w.bodyAllowed && w.contentLength >= 0 && w.written < w.contentLength {
+		// The client waits for bytes that will not come: only the
+		// connection's end tells it.
+		w.closeAfter = true
+	}
+	if err := bw.Flush(); err != nil || w.werr != nil {
+		return false
+	}
+	unread := w.body != nil && !w.body.complete()
+	if unread {
+		w.lingerUnread()
+		return false
+	}
+	return !w.closeAfter
+}
+
+// lingerUnread ends a connection whose client may still be sending a
+// body that was not read: closed at once, the socket would discard the
+// answer with the unread bytes, so the client is told that nothing more
+// comes and given a moment to stop.
+func (w *response) lingerUnread() { w.c.linger() }
+
+func bodyAllowedForStatus(code int) bool {
+	switch {
+	case code >= 100 && code <= 199, code == http.StatusNoContent, code == http.StatusNotModified:
+		return false
+	}
+	return true
+}
+
+func writeStatusLine(bw *bufio.Writer, proto11 bool, code int) {
+	if proto11 {
+		bw.WriteString("HTTP/1.1 ")
+	} else {
+		bw.WriteString("HTTP/1.0 ")
+	}
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(code), 10))
+	bw.WriteByte(' ')
+	if text := http.StatusText(code); text != "" {
+		bw.WriteString(text)
+	} else {
+		bw.WriteString("status code ")
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(code), 10))
+	}
+	bw.WriteString("\r\n")
+}
+
+// writeFields writes the handler's header fields but those the server
+// frames itself; a name that is not a token is left out and a line
+// break in a value becomes a space, as net/http's server does.
+func writeFields(bw *bufio.Writer, h http.Header) {
+	for k, vv := range h {
+		switch k {
+		case "Connection", "Transfer-Encoding":
+			continue
+		}
+		if !validFieldName(k) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
+			}
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		b := k[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hasToken reports whether v holds token, in any case, between the start
+// or end of v, spaces, tabs and commas: net/http's server reads Expect
+// and Connection so.
+func hasToken(v, token string) bool {
+	for sp := 0; sp+len(token) <= len(v); sp++ {
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if end := sp + len(token); end != len(v) && !isTokenBoundary(v[end]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
+
+// Flush is http.Flusher's, for handlers that look for it.
+func (w *response) Flush() { w.FlushError() }

@@ -1,0 +1,418 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// echo answers with what the server gave the handler of the request: the
+// parsed request and its whole body.
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var hdr strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&hdr, "%s=%q ", k, r.Header[k])
+	}
+	fmt.Fprintf(w, "%s %s %s host=%q cl=%d te=%q close=%v body=%q err=%v hdr=%s",
+		r.Method, r.RequestURI, r.Proto, r.Host, r.ContentLength, r.TransferEncoding, r.Close, body, err != nil, hdr.String())
+})
+
+// serveBoth serves h with net/http's server and with this package's, each
+// on a socket of its own.
+func serveBoth(t testing.TB, h http.Handler) (stdlib, ours string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	listen := func(name string) net.Listener {
+		l, err := net.Listen("unix", filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	// As the proxy serves: OPTIONS * goes to the handler too.
+	std := &http.Server{Handler: h, DisableGeneralOptionsHandler: true}
+	l := listen("std.sock")
+	go std.Serve(l)
+	t.Cleanup(func() { std.Close() })
+	srv := &Server{Handler: h}
+	l2 := listen("h1.sock")
+	go srv.Serve(l2)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String(), l2.Addr().String()
+}
+
+// answer is what a client makes of one response.
+type answer struct {
+	status int
+	body   string
+	err    string
+}
+
+// exchange sends raw at once, half-closes, and reads every answer until the
+// connection ends.
+func exchange(t testing.TB, sock string, raw []byte) []answer {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Only a guard against a hang: every case ends the connection.
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	go func() {
+		c.Write(raw)
+		c.(*net.UnixConn).CloseWrite()
+	}()
+	methods := requestMethods(raw)
+	br := bufio.NewReader(c)
+	var got []answer
+	for i := 0; ; i++ {
+		method := http.MethodGet
+		if i < len(methods) {
+			method = methods[i]
+		}
+		if _, err := br.Peek(1); err == io.EOF {
+			return got
+		}
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			return append(got, answer{err: "cut"})
+		}
+		body, err := io.ReadAll(resp.Body)
+		a := answer{status: resp.StatusCode}
+		if resp.StatusCode < 300 {
+			// Error pages differ in wording; what matters is the status.
+			a.body = string(body)
+		}
+		if err != nil {
+			a.err = "cut body"
+		}
+		if resp.StatusCode == http.StatusContinue {
+			i--
+		}
+		got = append(got, a)
+	}
+}
+
+// lacksHost reports whether a request in raw may have no Host field:
+// http.ReadRequest takes it out, and an absolute URI's host stands for it.
+func lacksHost(raw []byte) bool {
+	br := bufio.NewReader(bytes.NewReader(raw))
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return false
+		}
+		if req.Host == "" || req.URL.Host != "" {
+			return true
+		}
+		io.Copy(io.Discard, req.Body)
+	}
+}
+
+// requestMethods is the method of each request in raw, as far as it
+// parses, to read HEAD answers as such.
+func requestMethods(raw []byte) []string {
+	br := bufio.NewReader(bytes.NewReader(raw))
+	var methods []string
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return methods
+		}
+		methods = append(methods, req.Method)
+		io.Copy(io.Discard, req.Body)
+	}
+}
+
+// sameAnswers are the cases both servers must answer alike, byte streams
+// a client may send, framing attacks among them.
+var sameAnswers = []struct {
+	name string
+	raw  string
+}{
+	{"one request", "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"},
+	{"kept alive", "GET /a HTTP/1.1\r\nHost: d\r\n\r\nGET /b HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\nGET /c HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"body by length", "POST /x HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"chunked body", "POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"chunked with trailer", "POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\nGET /n HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"length and chunked", "POST /x HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"two lengths", "POST /x HTTP/1.1\r\nHost: d\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\nabc"},
+	{"same length twice", "POST /x HTTP/1.1\r\nHost: d\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabcGET /n HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"signed length", "POST /x HTTP/1.1\r\nHost: d\r\nContent-Length: +3\r\n\r\nabc"},
+	{"chunked not last", "POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"},
+	{"unknown coding", "POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: gzip\r\n\r\n"},
+	{"chunk size overflow", "POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\na\r\n0\r\n\r\n"},
+	{"bare LF chunk", "POST /x HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n"},
+	{"folded header", "GET /x HTTP/1.1\r\nHost: d\r\nX-A: 1\r\n  2\r\n\r\n"},
+	{"space before colon", "GET /x HTTP/1.1\r\nHost: d\r\nContent-Length : 3\r\n\r\nabc"},
+	{"bad header name", "GET /x HTTP/1.1\r\nHost: d\r\nX(A): 1\r\n\r\n"},
+	{"NUL in value", "GET /x HTTP/1.1\r\nHost: d\r\nX-A: a\x00b\r\n\r\n"},
+	{"two hosts", "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+	{"bad host", "GET /x HTTP/1.1\r\nHost: a b\r\n\r\n"},
+	{"absolute form", "GET http://other/containers/json HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"HTTP/2", "GET /x HTTP/2.0\r\nHost: d\r\n\r\n"},
+	{"HTTP/0.9", "GET /x\r\n\r\n"},
+	{"HTTP/1.0 closes", "GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n"},
+	{"HTTP/1.0 kept alive", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\nGET /c HTTP/1.0\r\n\r\n"},
+	{"HEAD", "HEAD /x HTTP/1.1\r\nHost: d\r\n\r\nGET /y HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"expect continue", "POST /x HTTP/1.1\r\nHost: d\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhiGET /n HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"other expectation", "POST /x HTTP/1.1\r\nHost: d\r\nExpect: magic\r\nContent-Length: 2\r\n\r\nhi"},
+	{"line break after a POST", "POST /x HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\n\r\nhi\r\nGET /n HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"},
+	{"no request line end", "GET /x HTTP/1.1\r\nHost: d\r\n"},
+	{"body cut short", "POST /x HTTP/1.1\r\nHost: d\r\nContent-Length: 10\r\n\r\nabc"},
+	{"long head", "GET /x HTTP/1.1\r\nHost: d\r\nX-Big: " + strings.Repeat("a", http.DefaultMaxHeaderBytes+8192) + "\r\n\r\n"},
+	{"CR in request line", "GET /x\rHTTP/1.1 HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"encoded path", "GET /v1.41/containers/%2e%2e/json HTTP/1.1\r\nHost: d\r\n\r\n"},
+	{"asterisk", "OPTIONS * HTTP/1.1\r\nHost: d\r\n\r\n"},
+}
+
+// TestServesLikeNetHTTP holds the server to net/http's: for every byte
+// stream, the same answers, which show the same parsed requests, and the
+// same end of the connection.
+func TestServesLikeNetHTTP(t *testing.T) {
+	std, ours := serveBoth(t, echo)
+	for _, tc := range sameAnswers {
+		t.Run(tc.name, func(t *testing.T) {
+			want := exchange(t, std, []byte(tc.raw))
+			got := exchange(t, ours, []byte(tc.raw))
+			if !slices.Equal(got, want) {
+				t.Errorf("answers differ\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+// FuzzServesLikeNetHTTP looks for byte streams the two servers answer
+// differently.
+func FuzzServesLikeNetHTTP(f *testing.F) {
+	for _, tc := range sameAnswers {
+		f.Add([]byte(tc.raw))
+	}
+	std, ours := serveBoth(f, echo)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if lacksHost(raw) {
+			// Without a Host field net/http refuses what this server
+			// serves (TestServesWithoutHost).
+			return
+		}
+		want := exchange(t, std, raw)
+		got := exchange(t, ours, raw)
+		if !slices.Equal(got, want) {
+			t.Errorf("answers differ for %.300q\n got %+v\nwant %+v", raw, got, want)
+		}
+	})
+}
+
+// TestServesWithoutHost: the one departure from net/http, which refuses an
+// HTTP/1.1 request without a Host field; clients of a unix socket may
+// send none.
+func TestServesWithoutHost(t *testing.T) {
+	_, ours := serveBoth(t, echo)
+	got := exchange(t, ours, []byte("GET /_ping HTTP/1.1\r\n\r\n"))
+	if len(got) != 1 || got[0].status != http.StatusOK {
+		t.Errorf("answers %+v, want one 200", got)
+	}
+}
+
+// TestAnswerFraming checks how answers of each kind are framed, as a
+// client reads them.
+func TestAnswerFraming(t *testing.T) {
+	handlers := map[string]http.HandlerFunc{
+		"/empty": func(w http.ResponseWriter, r *http.Request) {},
+		"/length": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "hello")
+		},
+		"/short": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "9")
+			io.WriteString(w, "hello")
+		},
+		"/chunked": func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "a")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "b")
+		},
+		"/nocontent": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+			io.WriteString(w, "dropped")
+		},
+		"/abort": func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "partial")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		},
+		"/close": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "x")
+		},
+	}
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handlers[r.URL.Path](w, r) })
+	_, ours := serveBoth(t, mux)
+	tests := []struct {
+		path string
+		want []answer
+	}{
+		{"/empty", []answer{{status: 200}, {status: 200}}},
+		{"/length", []answer{{status: 200, body: "hello"}, {status: 200, body: "hello"}}},
+		{"/short", []answer{{status: 200, body: "hello", err: "cut body"}}},
+		{"/chunked", []answer{{status: 200, body: "ab"}, {status: 200, body: "ab"}}},
+		{"/nocontent", []answer{{status: 204}, {status: 204}}},
+		{"/abort", []answer{{status: 200, body: "partial", err: "cut body"}}},
+		{"/close", []answer{{status: 200, body: "x"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			req := "GET " + tc.path + " HTTP/1.1\r\nHost: d\r\n\r\n"
+			got := exchange(t, ours, []byte(req+req))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestContextEndsWithClient: a handler that waits on its request's
+// context learns that the client went away, after the body it read whole.
+func TestContextEndsWithClient(t *testing.T) {
+	body := make(chan string, 1)
+	_, ours := serveBoth(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := r.Context().Done()
+		b, _ := io.ReadAll(r.Body)
+		body <- string(b)
+		<-done
+	}))
+	c, err := net.Dial("unix", ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST /w HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\n\r\nbody"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-body; got != "body" {
+		t.Fatalf("handler read %q, want the whole body", got)
+	}
+	c.(*net.UnixConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// The handler returns only when its context ends; its answer follows.
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer after the client half-closed: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// TestHijackKeepsBufferedBytes: what the client sent past its request
+// reaches the hijacker, through the reader it is given.
+func TestHijackKeepsBufferedBytes(t *testing.T) {
+	got := make(chan string, 1)
+	_, ours := serveBoth(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\n\r\n")
+		rw.Flush()
+		b, _ := io.ReadAll(rw)
+		got <- string(b)
+	}))
+	c, err := net.Dial("unix", ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /attach HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\nstdin bytes")
+	c.(*net.UnixConn).CloseWrite()
+	if s := <-got; s != "stdin bytes" {
+		t.Errorf("hijacker read %q, want the bytes sent past the request", s)
+	}
+}
+
+// TestShutdown: idle connections are closed, a request being served is
+// waited for and answered.
+func TestShutdown(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(entered)
+			<-release
+		}
+		io.WriteString(w, "done")
+	})}
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	idle, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	ibr := bufio.NewReader(idle)
+	io.WriteString(idle, "GET /fast HTTP/1.1\r\nHost: d\r\n\r\n")
+	if resp, err := http.ReadResponse(ibr, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	busy, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: d\r\n\r\n")
+	<-entered
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	// The idle connection is closed: its read ends.
+	if _, err := ibr.ReadByte(); err == nil {
+		t.Error("the idle connection stayed open at shutdown")
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("shutdown returned (%v) while a request was served", err)
+	default:
+	}
+	close(release)
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatalf("the request being served got no answer: %v", err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "done" {
+		t.Errorf("answer %q", b)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
