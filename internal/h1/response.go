@@ -341,9 +341,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if c.hijacked {
 		return nil, nil, http.ErrHijacked
 	}
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
+	w.end()
 	c.cr.abortPendingRead()
 	if w.headPending {
 		w.writeHeld()
@@ -357,12 +355,25 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c.rwc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 
+// end closes the request to what still holds it once its handler is
+// done: a body read from now on fails, without a read of the connection,
+// whose buffers may soon serve another, and no 100 Continue is sent.
+func (w *response) end() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	if w.continueState == 1 {
+		w.continueState = 0
+	}
+	if w.body != nil {
+		w.body.closed = true
+	}
+}
+
 // finish ends the answer once the handler has returned, and reports
 // whether the connection may carry the next request.
 func (w *response) finish() bool {
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
+	w.end()
 	defer w.cancel()
 	w.c.cr.abortPendingRead()
 	if !w.wroteHeader {
@@ -388,19 +399,15 @@ func (w *response) finish() bool {
 	if err := bw.Flush(); err != nil || w.werr != nil {
 		return false
 	}
-	unread := w.body != nil && !w.body.complete()
-	if unread {
-		w.lingerUnread()
+	if w.body != nil && !w.body.complete() {
+		// A read begun before the handler returned may still be under
+		// way: the connection's buffers are not used again.
+		w.c.buffersInUse = true
+		w.c.linger()
 		return false
 	}
 	return !w.closeAfter
 }
-
-// lingerUnread ends a connection whose client may still be sending a
-// body that was not read: closed at once, the socket would discard the
-// answer with the unread bytes, so the client is told that nothing more
-// comes and given a moment to stop.
-func (w *response) lingerUnread() { w.c.linger() }
 
 func bodyAllowedForStatus(code int) bool {
 	switch {

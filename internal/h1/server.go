@@ -261,6 +261,9 @@ type conn struct {
 	hijacked bool
 	// lastMethod is the previous request's.
 	lastMethod string
+	// buffersInUse is true when something may still read through the
+	// connection's buffers after it ends: they are not given to another.
+	buffersInUse bool
 }
 
 func (c *conn) serve(ctx context.Context) {
@@ -278,8 +281,10 @@ func (c *conn) serve(ctx context.Context) {
 			c.cr.abortPendingRead()
 			c.rwc.Close()
 			c.srv.setState(c.rwc, http.StateClosed)
-			c.srv.readers.Put(c.br)
-			c.srv.writers.Put(c.bw)
+			if !c.buffersInUse {
+				c.srv.readers.Put(c.br)
+				c.srv.writers.Put(c.bw)
+			}
 		}
 		c.srv.forget(c)
 	}()

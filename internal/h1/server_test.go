@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -414,5 +415,47 @@ func TestShutdown(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// TestLateBodyReadFails: a body read after its handler returned, as
+// http.Transport's write loop may do after RoundTrip, fails; it must never
+// read the bytes of the connection that reuses the server's buffers.
+func TestLateBodyReadFails(t *testing.T) {
+	// One P: a buffer given back is the next one taken.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	late := make(chan io.Reader, 1)
+	holding, release := make(chan struct{}), make(chan struct{})
+	_, ours := serveBoth(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/upload":
+			late <- r.Body
+		case "/hold":
+			close(holding)
+			<-release
+		}
+	}))
+	c1, err := net.Dial("unix", ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	io.WriteString(c1, "POST /upload HTTP/1.1\r\nHost: d\r\nContent-Length: 100000\r\n\r\nAAAA")
+	c1.(*net.UnixConn).CloseWrite()
+	// The body was not read to its end: the server ends the connection.
+	io.ReadAll(c1)
+	c2, err := net.Dial("unix", ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	io.WriteString(c2, "GET /hold HTTP/1.1\r\nHost: d\r\n\r\n")
+	<-holding
+	io.WriteString(c2, "GET /victim HTTP/1.1\r\nHost: d\r\nX-Registry-Auth: secret\r\n\r\n")
+	buf := make([]byte, 4096)
+	n, err := (<-late).Read(buf)
+	close(release)
+	if n > 0 || err == nil {
+		t.Errorf("a body read after its handler returned got %q (%v)", buf[:n], err)
 	}
 }
