@@ -541,6 +541,13 @@ func (p *Proxy) relay(w http.ResponseWriter, resp *http.Response, d *filter.Deci
 		return p.relayViewed(w, resp, view, d)
 	}
 	shareHeader(w.Header(), resp.Header)
+	if resp.Request != nil && resp.Request.Method == http.MethodHead || !bodyAllowed(resp.StatusCode) {
+		// No body follows such a head, whatever length it gives: a
+		// stream's wait for one would hold the client.
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
 	if resp.ContentLength < 0 && !progressive(d) && resp.Request != nil && resp.Request.Method != http.MethodHead && bodyAllowed(resp.StatusCode) {
 		return p.relayDocument(w, resp)
 	}

@@ -605,3 +605,44 @@ func get(t *testing.T, sock, path string) (*http.Response, []byte, error) {
 	body, err := io.ReadAll(resp.Body)
 	return resp, body, err
 }
+
+// TestHeadAnswered: a HEAD's answer has no body, whatever length its head
+// gives: the client gets it at once, and the connection serves on.
+func TestHeadAnswered(t *testing.T) {
+	for _, path := range []string{"/v1.41/events", "/v1.41/containers/c1/logs?follow=1&stdout=1", "/v1.41/containers/json"} {
+		t.Run(path, func(t *testing.T) {
+			engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodHead {
+					w.Header().Set("Content-Length", "29")
+					w.WriteHeader(http.StatusNotFound)
+					return
+				}
+				io.WriteString(w, "OK")
+			})
+			_, sock := startProxy(t, engine)
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// Only a guard against a hang.
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "HEAD %s HTTP/1.1\r\nHost: docker\r\n\r\nGET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n", path)
+			br := bufio.NewReader(c)
+			head, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
+			if err != nil {
+				t.Fatalf("no answer to the HEAD: %v", err)
+			}
+			if head.StatusCode != http.StatusNotFound || head.ContentLength != 29 {
+				t.Errorf("HEAD answered %d with length %d, want the engine's 404 and 29", head.StatusCode, head.ContentLength)
+			}
+			ping, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer to the request after the HEAD: %v", err)
+			}
+			if body, _ := io.ReadAll(ping.Body); string(body) != "OK" {
+				t.Errorf("ping answered %q", body)
+			}
+		})
+	}
+}
