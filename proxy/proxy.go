@@ -548,7 +548,7 @@ func (p *Proxy) relay(w http.ResponseWriter, resp *http.Response, d *filter.Deci
 		io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode, nil
 	}
-	if resp.ContentLength < 0 && !progressive(d) && resp.Request != nil && resp.Request.Method != http.MethodHead && bodyAllowed(resp.StatusCode) {
+	if resp.ContentLength < 0 && !progressive(d) {
 		return p.relayDocument(w, resp)
 	}
 	w.WriteHeader(resp.StatusCode)

@@ -44,6 +44,14 @@ func (cr *connReader) hitLimit() bool {
 	return cr.hit
 }
 
+// pending reports whether the background read took a byte that is not
+// read yet.
+func (cr *connReader) pending() bool {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	return cr.hasByte
+}
+
 func (cr *connReader) Read(p []byte) (int, error) {
 	cr.mu.Lock()
 	if cr.inRead {

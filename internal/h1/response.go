@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -29,7 +30,13 @@ type response struct {
 	contentLength int64
 	written       int64
 	closeAfter    bool
-	werr          error
+	// saysClose is true when the handler's header closes the
+	// connection.
+	saysClose bool
+	// closeQuietly ends the connection after the answer without saying
+	// so in it.
+	closeQuietly bool
+	werr         error
 	// headPending is true while the head waits for the length of an
 	// answer, held meanwhile.
 	headPending bool
@@ -109,6 +116,7 @@ type requestBody struct {
 	rc     io.ReadCloser
 	w      *response
 	eof    bool
+	err    error
 	closed bool
 }
 
@@ -132,12 +140,17 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	w.mu.Unlock()
 	n, err := b.rc.Read(p)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		w.mu.Lock()
 		b.eof = true
 		if w.watching && !w.done {
 			w.c.cr.watch(w.cancel)
 		}
+		w.mu.Unlock()
+	case err != nil:
+		w.mu.Lock()
+		b.err = err
 		w.mu.Unlock()
 	}
 	return n, err
@@ -156,6 +169,14 @@ func (b *requestBody) complete() bool {
 	return b.eof
 }
 
+// state reports whether the body was read to its end, and why a read of
+// it failed.
+func (b *requestBody) state() (complete bool, err error) {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	return b.eof, b.err
+}
+
 func (w *response) Header() http.Header { return w.header }
 
 func (w *response) WriteHeader(code int) {
@@ -170,11 +191,11 @@ func (w *response) WriteHeader(code int) {
 		w.continueState = 0
 	}
 	w.mu.Unlock()
-	bw := w.c.bw
 	if code < 200 && code != http.StatusSwitchingProtocols {
 		// An interim answer: its head goes out alone, now.
+		bw := w.c.bw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
-		writeFields(bw, w.header)
+		writeFields(bw, w.header, false)
 		bw.WriteString("\r\n")
 		if err := bw.Flush(); err != nil {
 			w.werr = err
@@ -183,7 +204,7 @@ func (w *response) WriteHeader(code int) {
 	}
 	w.wroteHeader, w.status = true, code
 	h := w.header
-	w.bodyAllowed = bodyAllowedForStatus(code) && w.req.Method != http.MethodHead
+	w.bodyAllowed = bodyAllowedForStatus(code)
 	if v := h["Content-Length"]; len(v) > 0 {
 		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 && len(v) == 1 {
 			w.contentLength = n
@@ -191,42 +212,70 @@ func (w *response) WriteHeader(code int) {
 			delete(h, "Content-Length")
 		}
 	}
-	if !bodyAllowedForStatus(code) && code != http.StatusNotModified {
+	if !w.bodyAllowed {
+		// As from net/http's server: nothing that would describe a
+		// body (RFC 9110, 15.4.5 for a 304).
 		delete(h, "Content-Length")
+		delete(h, "Transfer-Encoding")
+		if code == http.StatusNotModified {
+			delete(h, "Content-Type")
+		}
 		w.contentLength = -1
 	}
-	if code == http.StatusSwitchingProtocols || hasToken(strings.Join(h["Connection"], ","), "close") {
-		w.closeAfter = true
+	if hasToken(strings.Join(h["Connection"], ","), "close") {
+		w.closeAfter, w.saysClose = true, true
 	}
-	if w.bodyAllowed && w.contentLength < 0 {
-		// The length may still be learnt: an answer that ends before
-		// it fills a small buffer goes out with it, as from net/http's
-		// server.
-		w.headPending = true
-		return
-	}
-	w.writeHead()
+	// The head waits for the first write: the body's type may be told
+	// from it, and a small answer's length learnt.
+	w.headPending = true
 }
 
 // smallAnswer is how much of an answer of unknown length is held to learn
 // its length.
 const smallAnswer = 2 << 10
 
-// writeHead writes the head, framing a body whose length is not known
-// by chunks (HTTP/1.1) or by the connection's end (HTTP/1.0).
-func (w *response) writeHead() {
+// writeHead writes the head, framing a body whose length is not known by
+// chunks (HTTP/1.1) or by the connection's end (HTTP/1.0). first is the
+// body's start, to tell its type by when the handler did not.
+func (w *response) writeHead(first []byte) {
 	w.headPending = false
 	h, bw := w.header, w.c.bw
 	proto11 := w.req.ProtoAtLeast(1, 1)
-	if w.bodyAllowed && w.contentLength < 0 {
+	head := w.req.Method == http.MethodHead
+	if w.body != nil {
+		switch complete, err := w.body.state(); {
+		case errors.Is(err, io.ErrUnexpectedEOF) && w.req.ContentLength > 0:
+			// The client stopped sending before the length it gave:
+			// the connection ends, as net/http's server ends it,
+			// unannounced.
+			w.closeQuietly = true
+		case err != nil:
+			// The body's framing broke: what follows on the wire is
+			// no request.
+			w.closeAfter = true
+		case !complete:
+			// What the client may still be sending of its body is not
+			// read past this answer: the connection ends after it,
+			// and says so.
+			w.closeAfter = true
+		}
+	}
+	if w.c.srv.closing.Load() {
+		w.closeAfter = true
+	}
+	if _, typed := h["Content-Type"]; !typed && w.bodyAllowed && len(first) > 0 {
+		h.Set("Content-Type", http.DetectContentType(first))
+	}
+	if w.bodyAllowed && !head && w.contentLength < 0 {
 		if proto11 {
 			w.chunked = true
 		} else {
 			w.closeAfter = true
 		}
 	}
+	switching := w.status == http.StatusSwitchingProtocols
 	writeStatusLine(bw, proto11, w.status)
-	writeFields(bw, h)
+	writeFields(bw, h, switching)
 	if _, ok := h["Date"]; !ok {
 		b := append(bw.AvailableBuffer(), "Date: "...)
 		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
@@ -235,20 +284,31 @@ func (w *response) writeHead() {
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
-	if w.closeAfter {
+	switch {
+	case switching:
+		// What follows is the handler's protocol, once it has taken
+		// the connection; one it did not take is closed.
+		w.closeAfter = true
+	case w.closeAfter && (proto11 || w.saysClose):
+		// An HTTP/1.0 client expects the end anyway, unless the
+		// handler says it.
 		bw.WriteString("Connection: close\r\n")
-	} else if w.keepAlive10 {
+	case w.closeAfter:
+	case w.keepAlive10:
 		bw.WriteString("Connection: keep-alive\r\n")
 	}
 	bw.WriteString("\r\n")
 }
 
-// writeHeld ends the wait for the length: the head goes out, then what
-// was held.
-func (w *response) writeHeld() error {
-	w.writeHead()
+// writeHeld ends the wait for the head: the head goes out, typed by what
+// was held or else by next, then what was held.
+func (w *response) writeHeld(next []byte) error {
 	held := w.held
 	w.held = nil
+	if len(held) > 0 {
+		next = held
+	}
+	w.writeHead(next)
 	if len(held) == 0 {
 		return nil
 	}
@@ -272,22 +332,31 @@ func (w *response) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if w.contentLength >= 0 && w.written+int64(len(p)) > w.contentLength {
+	if w.contentLength >= 0 && w.written+int64(len(w.held))+int64(len(p)) > w.contentLength {
 		return 0, http.ErrContentLength
 	}
 	if w.headPending {
-		if len(w.held)+len(p) <= smallAnswer {
+		switch {
+		case w.contentLength >= 0:
+			w.writeHead(p)
+		case len(w.held)+len(p) <= smallAnswer:
 			w.held = append(w.held, p...)
 			return len(p), nil
-		}
-		if err := w.writeHeld(); err != nil {
-			return 0, err
+		default:
+			if err := w.writeHeld(p); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return w.writeBody(p)
 }
 
 func (w *response) writeBody(p []byte) (int, error) {
+	if w.req.Method == http.MethodHead {
+		// Counted for the length the head gives, not sent.
+		w.written += int64(len(p))
+		return len(p), nil
+	}
 	bw := w.c.bw
 	if w.chunked {
 		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16))
@@ -317,7 +386,7 @@ func (w *response) FlushError() error {
 		return w.werr
 	}
 	if w.headPending {
-		if err := w.writeHeld(); err != nil {
+		if err := w.writeHeld(nil); err != nil {
 			return err
 		}
 	}
@@ -343,8 +412,13 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.end()
 	c.cr.abortPendingRead()
+	if c.cr.pending() {
+		// The byte the background read took goes back before what the
+		// hijacker reads, into the reader it is given.
+		c.br.Peek(c.br.Buffered() + 1)
+	}
 	if w.headPending {
-		w.writeHeld()
+		w.writeHeld(nil)
 	}
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
@@ -377,21 +451,22 @@ func (w *response) finish() bool {
 	defer w.cancel()
 	w.c.cr.abortPendingRead()
 	if !w.wroteHeader {
-		if _, ok := w.header["Content-Length"]; !ok && w.req.Method != http.MethodHead {
-			w.header["Content-Length"] = []string{"0"}
-		}
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.headPending {
-		w.contentLength = int64(len(w.held))
-		w.header["Content-Length"] = []string{strconv.Itoa(len(w.held))}
-		w.writeHeld()
+		// The whole answer is known: its length goes with it (a HEAD
+		// whose handler wrote nothing gives none, as from net/http).
+		if w.contentLength < 0 && w.bodyAllowed && (w.req.Method != http.MethodHead || len(w.held) > 0) {
+			w.contentLength = int64(len(w.held))
+			w.header["Content-Length"] = []string{strconv.Itoa(len(w.held))}
+		}
+		w.writeHeld(nil)
 	}
 	bw := w.c.bw
 	if w.chunked && w.werr == nil {
 		bw.WriteString("0\r\n\r\n")
 	}
-	if w.bodyAllowed && w.contentLength >= 0 && w.written < w.contentLength {
+	if w.bodyAllowed && w.req.Method != http.MethodHead && w.contentLength >= 0 && w.written < w.contentLength {
 		// The client waits for bytes that will not come: only the
 		// connection's end tells it.
 		w.closeAfter = true
@@ -406,7 +481,7 @@ func (w *response) finish() bool {
 		w.c.linger()
 		return false
 	}
-	return !w.closeAfter
+	return !w.closeAfter && !w.closeQuietly
 }
 
 func bodyAllowedForStatus(code int) bool {
@@ -435,12 +510,12 @@ func writeStatusLine(bw *bufio.Writer, proto11 bool, code int) {
 }
 
 // writeFields writes the handler's header fields but those the server
-// frames itself; a name that is not a token is left out and a line
+// frames itself (Connection too, but on a switch of protocols); a name that is not a token is left out and a line
 // break in a value becomes a space, as net/http's server does.
-func writeFields(bw *bufio.Writer, h http.Header) {
+func writeFields(bw *bufio.Writer, h http.Header, switching bool) {
 	for k, vv := range h {
-		switch k {
-		case "Connection", "Transfer-Encoding":
+		switch {
+		case k == "Transfer-Encoding", k == "Connection" && !switching:
 			continue
 		}
 		if !validFieldName(k) {

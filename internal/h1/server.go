@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,7 +55,9 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	closing   bool
+	// closing is set once, under mu, and read by every answer: from
+	// then on each connection closes after its answer.
+	closing atomic.Bool
 	// drained is closed when, closing, the last connection is gone.
 	drained chan struct{}
 	// readers and writers are connections' buffers, kept for the next.
@@ -155,8 +158,8 @@ func (s *Server) Close() error {
 // beginClose marks the server closing and closes its listeners; s.mu is
 // held.
 func (s *Server) beginClose() <-chan struct{} {
-	if !s.closing {
-		s.closing = true
+	if !s.closing.Load() {
+		s.closing.Store(true)
 		s.drained = make(chan struct{})
 		if len(s.conns) == 0 {
 			close(s.drained)
@@ -168,11 +171,7 @@ func (s *Server) beginClose() <-chan struct{} {
 	return s.drained
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) isClosing() bool { return s.closing.Load() }
 
 func (s *Server) trackListener(l net.Listener, add bool) bool {
 	s.mu.Lock()
@@ -181,7 +180,7 @@ func (s *Server) trackListener(l net.Listener, add bool) bool {
 		delete(s.listeners, l)
 		return true
 	}
-	if s.closing {
+	if s.closing.Load() {
 		return false
 	}
 	if s.listeners == nil {
@@ -194,7 +193,7 @@ func (s *Server) trackListener(l net.Listener, add bool) bool {
 func (s *Server) trackConn(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return false
 	}
 	if s.conns == nil {
@@ -211,7 +210,7 @@ func (s *Server) forget(c *conn) {
 		return
 	}
 	delete(s.conns, c)
-	if s.closing && len(s.conns) == 0 {
+	if s.closing.Load() && len(s.conns) == 0 {
 		close(s.drained)
 	}
 }
@@ -222,7 +221,7 @@ func (s *Server) setIdle(c *conn, idle bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.idle = idle
-	return !(idle && s.closing)
+	return !(idle && s.closing.Load())
 }
 
 func (s *Server) setState(c net.Conn, st http.ConnState) {
@@ -271,11 +270,21 @@ func (c *conn) serve(ctx context.Context) {
 	c.cr.cond.L = &c.cr.mu
 	c.br = c.srv.newReader(&c.cr)
 	c.bw = c.srv.newWriter(c.rwc)
+	var w *response
 	defer func() {
-		if v := recover(); v != nil && v != http.ErrAbortHandler {
-			buf := make([]byte, 64<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			c.srv.logError(slog.LevelError, "handler panicked", "panic", fmt.Sprint(v), "stack", string(buf))
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.logError(slog.LevelError, "handler panicked", "panic", fmt.Sprint(v), "stack", string(buf))
+			}
+			// A body read the handler began may outlive it: its
+			// request is closed, and the buffers kept to this one.
+			if w != nil {
+				w.end()
+				w.cancel()
+			}
+			c.buffersInUse = true
 		}
 		if !c.hijacked {
 			c.cr.abortPendingRead()
@@ -298,7 +307,7 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 		c.srv.setState(c.rwc, http.StateActive)
-		w := newResponse(ctx, c, req)
+		w = newResponse(ctx, c, req)
 		if w.expectationFailed {
 			w.header.Set("Connection", "close")
 			w.WriteHeader(http.StatusExpectationFailed)
@@ -322,7 +331,7 @@ func (c *conn) serve(ctx context.Context) {
 // first bytes; the connection may be closed by shutdown meanwhile.
 func (c *conn) awaitRequest() bool {
 	if c.br.Buffered() >= 4 {
-		return true
+		return !c.srv.closing.Load()
 	}
 	if !c.srv.setIdle(c, true) {
 		return false
@@ -412,6 +421,7 @@ func (c *conn) refuse(err error) {
 	case errors.As(err, &se):
 		status, text = se.status, se.text
 	case strings.Contains(err.Error(), "unsupported transfer encoding"):
+		// http.ReadRequest tells this error by its text only.
 		status, text = http.StatusNotImplemented, "Unsupported transfer encoding"
 	}
 	body := strconv.Itoa(status) + " " + text
