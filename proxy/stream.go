@@ -27,12 +27,12 @@ var errDetached = errors.New("stream relayed apart from its handler")
 // stats, a wait) and takes the client connection over as soon as the
 // request is sent: the answer's head, and the stream after it, are
 // relayed from a goroutine of its own. A quiet stream may stay open for
-// days: parked deep in the server's stack, with the server's buffers and
-// its reader goroutine, it would cost several times what a shallow
-// goroutine waiting on the engine's connection does; and a crowd of
-// streams opened at once would all wait for their heads so. The answer
-// goes out with the proxy's own framing (chunked, when its length is not
-// known) and the connection closes after it.
+// days: parked deep in the server's stack, with the server's buffers, it
+// would cost several times what a shallow goroutine waiting on the
+// engine's connection does; and a crowd of streams opened at once would
+// all wait for their heads so. The answer goes out with the proxy's own
+// framing (chunked, when its length is not known) and the connection
+// closes after it.
 func (p *Proxy) forwardDetached(w http.ResponseWriter, r *http.Request, d *filter.Decision, out *http.Request, start time.Time) (int, error) {
 	u, err := p.pool.dial(p.cut, streamReadBuffer)
 	if err == nil {
