@@ -169,6 +169,11 @@ func (b *requestBody) complete() bool {
 	return b.eof
 }
 
+// bodyUnread reports whether the request had a body not read to its
+// end: a read of it begun before the handler returned may still be under
+// way, on another goroutine.
+func (w *response) bodyUnread() bool { return w.body != nil && !w.body.complete() }
+
 // state reports whether the body was read to its end, and why a read of
 // it failed.
 func (b *requestBody) state() (complete bool, err error) {
@@ -471,14 +476,16 @@ func (w *response) finish() bool {
 		// connection's end tells it.
 		w.closeAfter = true
 	}
-	if err := bw.Flush(); err != nil || w.werr != nil {
+	flushErr := bw.Flush()
+	if w.bodyUnread() {
+		// The client may still be sending it: it is given a moment to
+		// stop, unless the answer could not be written either.
+		if flushErr == nil && w.werr == nil {
+			w.c.linger()
+		}
 		return false
 	}
-	if w.body != nil && !w.body.complete() {
-		// A read begun before the handler returned may still be under
-		// way: the connection's buffers are not used again.
-		w.c.buffersInUse = true
-		w.c.linger()
+	if flushErr != nil || w.werr != nil {
 		return false
 	}
 	return !w.closeAfter && !w.closeQuietly

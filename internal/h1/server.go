@@ -286,6 +286,12 @@ func (c *conn) serve(ctx context.Context) {
 			}
 			c.buffersInUse = true
 		}
+		if w != nil && w.bodyUnread() {
+			// A read of it may still be under way through the
+			// connection's buffers: they serve no other connection,
+			// however this one ended.
+			c.buffersInUse = true
+		}
 		if !c.hijacked {
 			c.cr.abortPendingRead()
 			c.rwc.Close()

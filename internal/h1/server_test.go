@@ -567,3 +567,58 @@ func TestLateBodyReadFails(t *testing.T) {
 		})
 	}
 }
+
+// TestBuffersKeptWhileBodyMayBeRead: a connection whose body was not read
+// to its end never gives its buffers to another, whatever became of its
+// answer: a read of the body may still be under way on another goroutine.
+func TestBuffersKeptWhileBodyMayBeRead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// shutRead has the client shut its reading side: the answer
+		// cannot be written.
+		shutRead bool
+		end      func()
+	}{
+		{"the answer is written", false, func() {}},
+		{"the answer cannot be written", true, func() {}},
+		{"the handler aborts", false, func() { panic(http.ErrAbortHandler) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// One P: a buffer given back is the next one taken.
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			started, answered := make(chan struct{}), make(chan struct{})
+			srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(started)
+				<-answered
+				io.WriteString(w, "refused")
+				tc.end()
+			})}
+			sock := filepath.Join(t.TempDir(), "s.sock")
+			l, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(l)
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: d\r\nContent-Length: 100000\r\n\r\nAAAA")
+			<-started
+			if tc.shutRead {
+				c.(*net.UnixConn).CloseRead()
+			}
+			close(answered)
+			c.(*net.UnixConn).CloseWrite()
+			// Shutdown returns once the connection is gone, its buffers
+			// given back or kept.
+			if err := srv.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if br := srv.readers.Get(); br != nil {
+				t.Error("the connection's reader was given back for another")
+			}
+		})
+	}
+}
