@@ -402,6 +402,9 @@ func (w *response) FlushError() error {
 	return nil
 }
 
+// Flush is http.Flusher's, for handlers that look for it.
+func (w *response) Flush() { w.FlushError() }
+
 // SetReadDeadline is http.ResponseController.SetReadDeadline's.
 func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
 
@@ -575,6 +578,3 @@ func hasToken(v, token string) bool {
 }
 
 func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
-
-// Flush is http.Flusher's, for handlers that look for it.
-func (w *response) Flush() { w.FlushError() }

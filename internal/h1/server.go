@@ -64,9 +64,9 @@ type Server struct {
 	readers, writers sync.Pool
 }
 
-// maxDrain is how much of a request body the handler left unread is
-// read past, to keep the connection for the next request.
-const maxDrain = 256 << 10
+// lingerBytes bounds what a connection that ends reads, and drops, of
+// what its client still sends.
+const lingerBytes = 256 << 10
 
 // Serve accepts connections from l and serves each in a goroutine of its
 // own, until l fails or the server is shut down; then it returns
@@ -447,7 +447,7 @@ func (c *conn) linger() {
 		return
 	}
 	c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	io.CopyN(io.Discard, c.rwc, maxDrain)
+	io.CopyN(io.Discard, c.rwc, lingerBytes)
 }
 
 // validHost reports whether a Host header's bytes may be in a host and
