@@ -308,6 +308,9 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 		req, err := c.readRequest()
+		// Until its head is whole, a request may be cut by shutdown, as
+		// a connection that waits for one is.
+		c.srv.setIdle(c, false)
 		if err != nil {
 			c.refuse(err)
 			return
@@ -334,13 +337,14 @@ func (c *conn) serve(ctx context.Context) {
 }
 
 // awaitRequest waits, up to the idle timeout, for the next request's
-// first bytes; the connection may be closed by shutdown meanwhile.
+// first bytes. From now until its head is read the connection counts as
+// idle: shutdown may close it.
 func (c *conn) awaitRequest() bool {
-	if c.br.Buffered() >= 4 {
-		return !c.srv.closing.Load()
-	}
 	if !c.srv.setIdle(c, true) {
 		return false
+	}
+	if c.br.Buffered() >= 4 {
+		return true
 	}
 	if d := c.srv.IdleTimeout; d > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(d))
@@ -348,7 +352,7 @@ func (c *conn) awaitRequest() bool {
 	// As net/http's server: a request is at least four bytes long, and a
 	// client that ends with fewer gets no answer.
 	_, err := c.br.Peek(4)
-	return c.srv.setIdle(c, false) && err == nil
+	return err == nil
 }
 
 // errHeadTooLarge marks a request head over MaxHeaderBytes.

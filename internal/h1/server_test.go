@@ -622,3 +622,40 @@ func TestBuffersKeptWhileBodyMayBeRead(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownClosesHalfSentHead: a kept connection whose next head has
+// only begun to arrive is as idle as one that waits: shutdown closes it,
+// as net/http's server does.
+func TestShutdownClosesHalfSentHead(t *testing.T) {
+	srv := &Server{Handler: echo}
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Only a guard against a hang.
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	// Sent with the first request: the server has the start of the
+	// second by the time the first is answered.
+	io.WriteString(c, "GET /a HTTP/1.1\r\nHost: d\r\n\r\nGET /b HTTP/1.1\r\nHo")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("the connection with a half-sent head: read %v, want it closed", err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
