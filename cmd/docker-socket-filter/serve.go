@@ -427,6 +427,10 @@ func keepBoundClosed(old, loaded *filter.Policy, lns []*listener.Listener, log *
 // for their handlers to write their audit records.
 const cutGrace = 5 * time.Second
 
+// cutWriteGrace is how long, once requests are cut, a write to a client may
+// still take.
+const cutWriteGrace = time.Second
+
 // shutdown stops accepting, ends open-ended streams and tunnels, and gives
 // the other in-flight requests until the timeout to finish.
 func shutdown(srv *h1.Server, p *proxy.Proxy, timeout time.Duration, log *slog.Logger) {
@@ -438,6 +442,10 @@ func shutdown(srv *h1.Server, p *proxy.Proxy, timeout time.Duration, log *slog.L
 	if err := <-done; err != nil {
 		log.Warn("requests still running at the shutdown timeout were cut", "timeout", timeout)
 		p.CutRequests()
+		// A handler may be stuck writing to a client that does not read:
+		// its writes get a moment, for the answers of the requests cut,
+		// then fail.
+		srv.CutWrites(time.Now().Add(cutWriteGrace))
 	}
 	// Every request the engine received writes its record, cut or not,
 	// and its client gets the answer before the connections close.

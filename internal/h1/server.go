@@ -155,6 +155,17 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// CutWrites gives every write to a client from now on the deadline t:
+// at shutdown, once its handlers were told to end, an answer whose client
+// does not read it must not hold the daemon.
+func (s *Server) CutWrites(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.rwc.SetWriteDeadline(t)
+	}
+}
+
 // beginClose marks the server closing and closes its listeners; s.mu is
 // held.
 func (s *Server) beginClose() <-chan struct{} {

@@ -659,3 +659,38 @@ func TestShutdownClosesHalfSentHead(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 }
+
+// TestCutWritesEndsStuckAnswer: an answer its client does not read ends
+// once the server cuts writes, so that its handler returns.
+func TestCutWritesEndsStuckAnswer(t *testing.T) {
+	writing, ended := make(chan struct{}), make(chan error, 1)
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(writing)
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				ended <- err
+				return
+			}
+		}
+	})}
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The client never reads its answer.
+	io.WriteString(c, "GET /large HTTP/1.1\r\nHost: d\r\n\r\n")
+	<-writing
+	srv.CutWrites(time.Now())
+	if err := <-ended; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the stuck answer ended with %v, want the deadline", err)
+	}
+}
