@@ -72,6 +72,9 @@ const lingerBytes = 256 << 10
 // own, until l fails or the server is shut down; then it returns
 // http.ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
+	// Closed however Serve returns: shutdown may have come before Serve
+	// could track it.
+	defer l.Close()
 	ctx := context.Background()
 	if s.BaseContext != nil {
 		ctx = s.BaseContext(l)

@@ -694,3 +694,24 @@ func TestCutWritesEndsStuckAnswer(t *testing.T) {
 		t.Errorf("the stuck answer ended with %v, want the deadline", err)
 	}
 }
+
+// TestServeClosesListener: a listener given to Serve is closed when Serve
+// returns, even when shutdown came first (a socket the daemon made is
+// removed on close).
+func TestServeClosesListener(t *testing.T) {
+	srv := &Server{Handler: echo}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve after Shutdown: %v, want http.ErrServerClosed", err)
+	}
+	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Serve returned: %v, want the listener closed", err)
+	}
+}
