@@ -646,3 +646,33 @@ func TestHeadAnswered(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamEndsCleanlyAtShutdown: a stream of unknown length ends with
+// its last chunk at shutdown, as the engine ends it when it stops: the
+// client sees the stream's end, not a cut connection.
+func TestStreamEndsCleanlyAtShutdown(t *testing.T) {
+	for _, path := range []string{"/v1.41/events", "/v1.41/containers/c1/logs?follow=1&stdout=1"} {
+		t.Run(path, func(t *testing.T) {
+			engine := serveEngine(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"n":1}` + "\n"))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+			})
+			p, sock := startProxy(t, engine)
+			resp, err := httpClient(sock).Get("http://docker" + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			if first, err := br.ReadString('\n'); err != nil {
+				t.Fatalf("first event %q (%v)", first, err)
+			}
+			p.StopWatches()
+			if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+				t.Errorf("after shutdown: %q, %v; want the stream's clean end", rest, err)
+			}
+		})
+	}
+}

@@ -133,7 +133,7 @@ func (p *Proxy) relayStream(s *detached, sent *http.Request, d *filter.Decision)
 	cw := chunkWriter{c: s.client}
 	if viewed {
 		if err := p.relayEvents(&cw, func() error { return nil }, body, view); err != nil {
-			return status, err
+			return status, p.stopped(&cw, err)
 		}
 		return status, cw.end()
 	}
@@ -154,9 +154,22 @@ func (p *Proxy) relayStream(s *detached, sent *http.Request, d *filter.Decision)
 			return status, cw.end()
 		}
 		if rerr != nil {
-			return status, fmt.Errorf("%w: %w", errUpstreamCut, rerr)
+			return status, p.stopped(&cw, fmt.Errorf("%w: %w", errUpstreamCut, rerr))
 		}
 	}
+}
+
+// stopped ends a chunked stream whose relay failed with err: at shutdown,
+// which ended it, with its last chunk, as the engine ends a stream when it
+// stops, so that the client sees the end and not a cut.
+func (p *Proxy) stopped(cw *chunkWriter, err error) error {
+	if p.watches.Err() == nil {
+		return err
+	}
+	if werr := cw.end(); werr != nil {
+		return fmt.Errorf("ended at shutdown: %w", werr)
+	}
+	return fmt.Errorf("ended at shutdown: %w", err)
 }
 
 // onlyReader hides a reader's other methods (WriterTo), so that a copy
@@ -261,6 +274,17 @@ func (s *detached) end() {
 	s.client.Close()
 }
 
+// stop ends the stream at shutdown: the engine's side is closed, and the
+// relay, its read failed, ends the answer to the client, whose writes get
+// a moment for it.
+func (s *detached) stop() {
+	s.client.SetWriteDeadline(time.Now().Add(stopWriteGrace))
+	s.up.c.Close()
+}
+
+// stopWriteGrace is how long a stream's last write may take at shutdown.
+const stopWriteGrace = time.Second
+
 // streamSet holds the detached streams: shutdown ends them, and while
 // there are any one goroutine checks every hangupPoll whether their
 // clients have gone, so that a quiet stream does not outlive its client.
@@ -308,7 +332,7 @@ func (ss *streamSet) end() {
 	defer ss.mu.Unlock()
 	ss.ended = true
 	for s := range ss.m {
-		s.end()
+		s.stop()
 	}
 }
 
