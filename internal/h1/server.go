@@ -64,9 +64,9 @@ type Server struct {
 	readers, writers sync.Pool
 }
 
-// lingerBytes bounds what a connection that ends reads, and drops, of
+// lingerTime bounds how long a connection that ends reads, and drops,
 // what its client still sends.
-const lingerBytes = 256 << 10
+const lingerTime = 500 * time.Millisecond
 
 // Serve accepts connections from l and serves each in a goroutine of its
 // own, until l fails or the server is shut down; then it returns
@@ -464,8 +464,11 @@ func (c *conn) linger() {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
-	c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	io.CopyN(io.Discard, c.rwc, lingerBytes)
+	// Read until the client stops or the time is up, however much it
+	// sends: a client still writing a large body reads the answer only
+	// once its writes go through.
+	c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, c.rwc)
 }
 
 // validHost reports whether a Host header's bytes may be in a host and
