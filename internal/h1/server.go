@@ -87,7 +87,7 @@ func (s *Server) Serve(l net.Listener) error {
 	for {
 		rwc, err := l.Accept()
 		if err != nil {
-			if s.isClosing() {
+			if s.closing.Load() {
 				return http.ErrServerClosed
 			}
 			var ne net.Error
@@ -184,8 +184,6 @@ func (s *Server) beginClose() <-chan struct{} {
 	}
 	return s.drained
 }
-
-func (s *Server) isClosing() bool { return s.closing.Load() }
 
 func (s *Server) trackListener(l net.Listener, add bool) bool {
 	s.mu.Lock()

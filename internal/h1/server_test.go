@@ -63,6 +63,29 @@ func serveBoth(t testing.TB, h http.Handler) (stdlib, ours string) {
 	return l.Addr().String(), l2.Addr().String()
 }
 
+// serveOn serves srv on a socket of its own and returns its path.
+func serveOn(t testing.TB, srv *Server) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	return sock
+}
+
+// dial connects to sock, for the test's length.
+func dial(t testing.TB, sock string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // answer is what a client makes of one response.
 type answer struct {
 	status int
@@ -95,11 +118,7 @@ func fields(h http.Header) string {
 // connection ends.
 func exchange(t testing.TB, sock string, raw []byte) []answer {
 	t.Helper()
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, sock)
 	// Only a guard against a hang: every case ends the connection.
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	go func() {
@@ -403,11 +422,7 @@ func TestContextEndsWithClient(t *testing.T) {
 		body <- string(b)
 		<-done
 	}))
-	c, err := net.Dial("unix", ours)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, ours)
 	if _, err := io.WriteString(c, "POST /w HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\n\r\nbody"); err != nil {
 		t.Fatal(err)
 	}
@@ -440,11 +455,7 @@ func TestHijackKeepsBufferedBytes(t *testing.T) {
 		b, _ := io.ReadAll(rw)
 		got <- string(b)
 	}))
-	c, err := net.Dial("unix", ours)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, ours)
 	io.WriteString(c, "POST /attach HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\nstdin bytes")
 	c.(*net.UnixConn).CloseWrite()
 	if s := <-got; s != "stdin bytes" {
@@ -470,11 +481,7 @@ func TestShutdown(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	idle, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
+	idle := dial(t, sock)
 	ibr := bufio.NewReader(idle)
 	io.WriteString(idle, "GET /fast HTTP/1.1\r\nHost: d\r\n\r\n")
 	if resp, err := http.ReadResponse(ibr, nil); err != nil {
@@ -482,11 +489,7 @@ func TestShutdown(t *testing.T) {
 	} else {
 		io.Copy(io.Discard, resp.Body)
 	}
-	busy, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	busy := dial(t, sock)
 	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: d\r\n\r\n")
 	<-entered
 	shut := make(chan error, 1)
@@ -540,21 +543,13 @@ func TestLateBodyReadFails(t *testing.T) {
 					<-release
 				}
 			}))
-			c1, err := net.Dial("unix", ours)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c1.Close()
+			c1 := dial(t, ours)
 			io.WriteString(c1, "POST /upload HTTP/1.1\r\nHost: d\r\nContent-Length: 100000\r\n\r\nAAAA")
 			c1.(*net.UnixConn).CloseWrite()
 			// The body was not read to its end: the server ends the
 			// connection.
 			io.ReadAll(c1)
-			c2, err := net.Dial("unix", ours)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c2.Close()
+			c2 := dial(t, ours)
 			io.WriteString(c2, "GET /hold HTTP/1.1\r\nHost: d\r\n\r\n")
 			<-holding
 			io.WriteString(c2, "GET /victim HTTP/1.1\r\nHost: d\r\nX-Registry-Auth: secret\r\n\r\n")
@@ -593,17 +588,7 @@ func TestBuffersKeptWhileBodyMayBeRead(t *testing.T) {
 				io.WriteString(w, "refused")
 				tc.end()
 			})}
-			sock := filepath.Join(t.TempDir(), "s.sock")
-			l, err := net.Listen("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			go srv.Serve(l)
-			c, err := net.Dial("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := dial(t, serveOn(t, srv))
 			io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: d\r\nContent-Length: 100000\r\n\r\nAAAA")
 			<-started
 			if tc.shutRead {
@@ -628,17 +613,7 @@ func TestBuffersKeptWhileBodyMayBeRead(t *testing.T) {
 // as net/http's server does.
 func TestShutdownClosesHalfSentHead(t *testing.T) {
 	srv := &Server{Handler: echo}
-	sock := filepath.Join(t.TempDir(), "s.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, serveOn(t, srv))
 	// Only a guard against a hang.
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
@@ -674,18 +649,8 @@ func TestCutWritesEndsStuckAnswer(t *testing.T) {
 			}
 		}
 	})}
-	sock := filepath.Join(t.TempDir(), "s.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
 	defer srv.Close()
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, serveOn(t, srv))
 	// The client never reads its answer.
 	io.WriteString(c, "GET /large HTTP/1.1\r\nHost: d\r\n\r\n")
 	<-writing
