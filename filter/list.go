@@ -2,11 +2,13 @@ package filter
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // errNotList is an engine answer that is not a JSON list of values.
@@ -148,11 +150,14 @@ func unexpected(err error) error {
 	return fmt.Errorf("engine answer: %w", err)
 }
 
-// topLabels decodes the Labels of a valid JSON object, matching the key
-// as encoding/json matches a struct field (case folded; a key given
-// twice decodes into the same map), without decoding the rest.
-func topLabels(obj []byte) (map[string]any, error) {
-	var labels map[string]any
+// labelValue returns the JSON value a valid JSON object's Labels give
+// key, as decoding the object into a struct with a field Labels
+// map[string]json.RawMessage would: the Labels key matched as
+// encoding/json matches a field (case folded), a Labels given twice
+// merged into one map and a null one emptying it, the last of a label
+// given twice winning. It is nil for an object whose labels lack key.
+// Only the Labels' keys are looked at: no label is decoded.
+func labelValue(obj []byte, key string) ([]byte, error) {
 	i := skipWS(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		if string(obj[i:]) == "null" {
@@ -160,37 +165,82 @@ func topLabels(obj []byte) (map[string]any, error) {
 		}
 		return nil, errors.New("engine answer: list element is not an object")
 	}
-	i++
-	for {
-		i = skipWS(obj, i)
-		if obj[i] == '}' {
-			return labels, nil
+	var value []byte
+	for i++; ; {
+		var k, v []byte
+		if k, v, i = member(obj, i); k == nil {
+			return value, nil
 		}
-		if obj[i] == ',' {
-			i = skipWS(obj, i+1)
+		if !isLabelsKey(k) {
+			continue
 		}
-		kstart := i
-		i = skipValue(obj, i)
-		key := obj[kstart:i]
-		i = skipWS(obj, i) + 1 // the colon
-		i = skipWS(obj, i)
-		vstart := i
-		i = skipValue(obj, i)
-		if isLabelsKey(key) {
-			if err := json.Unmarshal(obj[vstart:i], &labels); err != nil {
-				return nil, fmt.Errorf("engine answer: %w", err)
+		switch v[0] {
+		case 'n':
+			value = nil
+		case '{':
+			for j := 1; ; {
+				var lk, lv []byte
+				if lk, lv, j = member(v, j); lk == nil {
+					break
+				}
+				if jsonStringIs(lk, key) {
+					value = lv
+				}
 			}
+		default:
+			return nil, fmt.Errorf("engine answer: Labels is %.20s, not an object", v)
 		}
 	}
 }
 
+// member returns the key and value of a valid JSON object's member that
+// starts at i (after the opening brace or a member), and where the next
+// one starts; a nil key at the object's end.
+func member(obj []byte, i int) (key, value []byte, next int) {
+	i = skipWS(obj, i)
+	if obj[i] == ',' {
+		i = skipWS(obj, i+1)
+	}
+	if obj[i] == '}' {
+		return nil, nil, i
+	}
+	kstart := i
+	i = skipValue(obj, i)
+	key = obj[kstart:i]
+	i = skipWS(obj, skipWS(obj, i)+1) // past the colon
+	vstart := i
+	i = skipValue(obj, i)
+	return key, obj[vstart:i], i
+}
+
+// jsonStringIs reports whether a valid quoted JSON string decodes, as
+// encoding/json decodes it (invalid UTF-8 included), to want.
+func jsonStringIs(quoted []byte, want string) bool {
+	if inner, ok := plainString(quoted); ok {
+		return string(inner) == want
+	}
+	return unquote(quoted) == want
+}
+
 // isLabelsKey reports whether a quoted key names the Labels field.
 func isLabelsKey(quoted []byte) bool {
-	if !strings.Contains(string(quoted), `\`) {
-		return strings.EqualFold(string(quoted[1:len(quoted)-1]), "Labels")
+	if inner, ok := plainString(quoted); ok {
+		return strings.EqualFold(string(inner), "Labels")
 	}
-	var k string
-	return json.Unmarshal(quoted, &k) == nil && strings.EqualFold(k, "Labels")
+	return strings.EqualFold(unquote(quoted), "Labels")
+}
+
+// plainString returns what is between a quoted string's quotes, if that
+// is the string itself: no escapes, valid UTF-8.
+func plainString(quoted []byte) ([]byte, bool) {
+	inner := quoted[1 : len(quoted)-1]
+	return inner, bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner)
+}
+
+func unquote(quoted []byte) string {
+	var s string
+	json.Unmarshal(quoted, &s)
+	return s
 }
 
 func skipWS(b []byte, i int) int {

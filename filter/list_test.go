@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -67,6 +69,13 @@ func TestFilterListShapes(t *testing.T) {
 		{"broken entry", `[{"Labels":{"k":"v"},}]`, "", true},
 		{"number entry", `[1]`, "", true},
 		{"missing comma", `[{"Labels":{"k":"v"}} {"Labels":{"k":"v"}}]`, "", true},
+		{"Labels given twice merge", `[{"Labels":{"k":"v"},"labels":{"x":"y"}}]`, `[{"Labels":{"k":"v"},"labels":{"x":"y"}}]`, false},
+		{"null Labels empties them", `[{"Labels":{"k":"v"},"Labels":null}]`, `[]`, false},
+		{"label given twice", `[{"Labels":{"k":"w","k":"v"}}]`, `[{"Labels":{"k":"w","k":"v"}}]`, false},
+		{"escaped label", `[{"Labels":{"\u006b":"\u0076"}}]`, `[{"Labels":{"\u006b":"\u0076"}}]`, false},
+		{"Labels folded with a long s", `[{"Labelſ":{"k":"v"}}]`, `[{"Labelſ":{"k":"v"}}]`, false},
+		{"null label", `[{"Labels":{"k":null}}]`, `[]`, false},
+		{"Labels not an object", `[{"Labels":"k=v"}]`, "", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,4 +95,61 @@ func TestFilterListShapes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzFilterList: what a label view lets through of a container list is
+// what encoding/json finds in it: the entries whose Labels, decoded into
+// a map, give the label a string value, the one asked for if one is.
+// A list encoding/json cannot read fails.
+func FuzzFilterList(f *testing.F) {
+	f.Add(containerList(3), "bench.visible", "true", true)
+	for _, list := range []string{
+		`[{"Id":"]},{\"Labels\":{\"k\":\"v\"}}","Labels":{"x":"y"}},{"Id":"\\","Labels":{"k":"v"}}]`,
+		`[{"Labels":{"k":"v"},"labels":{"k":"w"}},{"Labels":{"k":"v"},"Labels":null},null,{}]`,
+		`[{"Labels":{"\u006b":"v\u00e9","k":"\ud800"}},{"LABELS":{"k":1}}]`,
+		" [ {\"Labels\" : {\"k\":\"v\"}} ,\n{\"Labels\":{}} ] ",
+	} {
+		f.Add(list, "k", "v", true)
+		f.Add(list, "k", "", false)
+	}
+	f.Fuzz(func(t *testing.T, list, key, value string, hasValue bool) {
+		if key == "" {
+			return // no label: no view
+		}
+		v := View{LabelKey: key, LabelValue: value, HasValue: hasValue}
+		want, wantErr := referenceFilterList(v, list)
+		var got strings.Builder
+		err := v.FilterList(&got, strings.NewReader(list))
+		switch {
+		case wantErr != nil && err == nil:
+			t.Fatalf("FilterList(%q) passed with %s; encoding/json: %v", list, got.String(), wantErr)
+		case wantErr == nil && err != nil:
+			t.Fatalf("FilterList(%q): %v; encoding/json shows %s", list, err, want)
+		case err == nil && got.String() != want:
+			t.Fatalf("FilterList(%q) = %s, encoding/json shows %s", list, got.String(), want)
+		}
+	})
+}
+
+// referenceFilterList filters a list with encoding/json: the first JSON
+// value of list, as a client reads it, must be a list of objects (or
+// nulls) whose Labels are an object (or null).
+func referenceFilterList(v View, list string) (string, error) {
+	var entries []json.RawMessage
+	if err := json.NewDecoder(strings.NewReader(list)).Decode(&entries); err != nil {
+		return "", err
+	}
+	shown := [][]byte{}
+	for _, e := range entries {
+		var c struct{ Labels map[string]json.RawMessage }
+		if err := json.Unmarshal(e, &c); err != nil {
+			return "", err
+		}
+		var s string
+		raw, ok := c.Labels[v.LabelKey]
+		if ok && len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil && (!v.HasValue || s == v.LabelValue) {
+			shown = append(shown, e)
+		}
+	}
+	return "[" + string(bytes.Join(shown, []byte(","))) + "]\n", nil
 }

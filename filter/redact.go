@@ -242,6 +242,15 @@ func (v *View) visible(labels map[string]any) bool {
 	return ok && (!v.HasValue || got == v.LabelValue)
 }
 
+// labelShows is visible for a label's raw JSON value, nil if the
+// container lacks the label: only a string value counts.
+func (v *View) labelShows(value []byte) bool {
+	if v.LabelKey == "" {
+		return true
+	}
+	return len(value) > 0 && value[0] == '"' && (!v.HasValue || jsonStringIs(value, v.LabelValue))
+}
+
 func decodeJSON(body []byte, into any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -271,11 +280,11 @@ func (v *View) FilterList(dst io.Writer, src io.Reader) error {
 		if entry == nil {
 			break
 		}
-		labels, err := topLabels(entry)
+		label, err := labelValue(entry, v.LabelKey)
 		if err != nil {
 			return err
 		}
-		if !v.visible(labels) {
+		if !v.labelShows(label) {
 			continue
 		}
 		if shown {
