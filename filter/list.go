@@ -21,6 +21,8 @@ var errNotList = errors.New("engine answer is not a JSON list")
 type listReader struct {
 	br   *bufio.Reader
 	elem []byte
+	// limit bounds one element; 0 means maxListElem.
+	limit int
 }
 
 // skipSpace returns the next byte that is not JSON whitespace.
@@ -89,6 +91,9 @@ func (l *listReader) next(first bool) ([]byte, error) {
 				break
 			}
 			l.elem = append(l.elem, c)
+			if err := l.bounded(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for depth > 0 {
@@ -107,8 +112,8 @@ func (l *listReader) next(first bool) ([]byte, error) {
 				return nil, err
 			}
 		}
-		if len(l.elem) > maxListElem {
-			return nil, fmt.Errorf("engine answer: list element over %d bytes", maxListElem)
+		if err := l.bounded(); err != nil {
+			return nil, err
 		}
 	}
 	if !json.Valid(l.elem) {
@@ -122,6 +127,9 @@ func (l *listReader) str() error {
 	for {
 		s, err := l.br.ReadSlice('"')
 		l.elem = append(l.elem, s...)
+		if err := l.bounded(); err != nil {
+			return err
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
@@ -142,6 +150,20 @@ func (l *listReader) str() error {
 
 // maxListElem bounds one element of a list read element by element.
 const maxListElem = 32 << 20
+
+// bounded fails once the element read so far is over the bound: checked
+// as each piece is added, so that an element far over it, one long label
+// say, is refused before it is held whole.
+func (l *listReader) bounded() error {
+	limit := l.limit
+	if limit == 0 {
+		limit = maxListElem
+	}
+	if len(l.elem) > limit {
+		return fmt.Errorf("engine answer: list element over %d bytes", limit)
+	}
+	return nil
+}
 
 func unexpected(err error) error {
 	if err == io.EOF {

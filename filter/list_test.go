@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -152,4 +153,44 @@ func referenceFilterList(v View, list string) (string, error) {
 		}
 	}
 	return "[" + string(bytes.Join(shown, []byte(","))) + "]\n", nil
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestListElementBound: an entry over the bound is refused as soon as it
+// passes it, whatever it is made of, not once it was read whole: one
+// container's label must not cost the filter its size in memory.
+func TestListElementBound(t *testing.T) {
+	const limit = 64 << 10
+	long := strings.Repeat("a", 4<<20)
+	for _, c := range []struct{ name, list string }{
+		{"one long string", `[{"Labels":{"k":"` + long + `"}}]`},
+		{"one long escaped string", `[{"Labels":{"k":"` + strings.Repeat(`\"`, 2<<20) + `"}}]`},
+		{"one long literal", `[` + strings.Repeat("1", 4<<20) + `]`},
+		{"many short members", `[{"Labels":{` + strings.Repeat(`"a":[],`, 1<<20) + `"k":"v"}}]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := &countingReader{r: strings.NewReader(c.list)}
+			l := listReader{br: bufio.NewReaderSize(src, 32<<10), limit: limit}
+			if err := l.open(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.next(true); err == nil {
+				t.Fatal("an entry over the bound was read")
+			}
+			if src.n > limit+64<<10 || cap(l.elem) > 2*limit {
+				t.Errorf("read %d bytes and held %d for a bound of %d", src.n, cap(l.elem), limit)
+			}
+		})
+	}
 }
