@@ -21,7 +21,10 @@ var errNotList = errors.New("engine answer is not a JSON list")
 type listReader struct {
 	br   *bufio.Reader
 	elem []byte
-	// limit bounds one element; 0 means maxListElem.
+	// size is the length of the element being read, elem only its
+	// start once it is over the bound.
+	size int
+	// limit bounds one element; 0 means MaxListEntry.
 	limit int
 }
 
@@ -53,7 +56,9 @@ func (l *listReader) open() error {
 }
 
 // next returns the next element, valid JSON, or nil at the list's end.
-// The element is only good until the next call.
+// The element is only good until the next call. An element over the
+// bound is read to its end but not kept: next then fails with
+// errOverBound, and the list can be read on.
 func (l *listReader) next(first bool) ([]byte, error) {
 	c, err := l.skipSpace()
 	if err != nil {
@@ -70,7 +75,8 @@ func (l *listReader) next(first bool) ([]byte, error) {
 			return nil, unexpected(err)
 		}
 	}
-	l.elem = append(l.elem[:0], c)
+	l.elem, l.size = l.elem[:0], 0
+	l.add(c)
 	depth := 0
 	switch c {
 	case '{', '[':
@@ -90,10 +96,7 @@ func (l *listReader) next(first bool) ([]byte, error) {
 				l.br.UnreadByte()
 				break
 			}
-			l.elem = append(l.elem, c)
-			if err := l.bounded(); err != nil {
-				return nil, err
-			}
+			l.add(c)
 		}
 	}
 	for depth > 0 {
@@ -101,7 +104,7 @@ func (l *listReader) next(first bool) ([]byte, error) {
 		if err != nil {
 			return nil, unexpected(err)
 		}
-		l.elem = append(l.elem, c)
+		l.add(c)
 		switch c {
 		case '{', '[':
 			depth++
@@ -112,9 +115,9 @@ func (l *listReader) next(first bool) ([]byte, error) {
 				return nil, err
 			}
 		}
-		if err := l.bounded(); err != nil {
-			return nil, err
-		}
+	}
+	if l.size > l.bound() {
+		return nil, fmt.Errorf("%w: %d bytes", errOverBound, l.size)
 	}
 	if !json.Valid(l.elem) {
 		return nil, errors.New("engine answer: list element is not JSON")
@@ -122,15 +125,14 @@ func (l *listReader) next(first bool) ([]byte, error) {
 	return l.elem, nil
 }
 
-// str appends the rest of a string whose opening quote was read.
+// str reads the rest of a string whose opening quote was read.
 func (l *listReader) str() error {
+	escaping := false // the bytes read so far end in an odd run of backslashes
 	for {
 		s, err := l.br.ReadSlice('"')
-		l.elem = append(l.elem, s...)
-		if err := l.bounded(); err != nil {
-			return err
-		}
+		l.add(s...)
 		if errors.Is(err, bufio.ErrBufferFull) {
+			escaping = endsEscaping(s, escaping)
 			continue
 		}
 		if err != nil {
@@ -138,31 +140,51 @@ func (l *listReader) str() error {
 		}
 		// The quote ends the string unless an odd run of backslashes
 		// escapes it.
-		n := 0
-		for i := len(l.elem) - 2; i >= 0 && l.elem[i] == '\\'; i-- {
-			n++
-		}
-		if n%2 == 0 {
+		if !endsEscaping(s[:len(s)-1], escaping) {
 			return nil
 		}
+		escaping = false
 	}
 }
 
-// maxListElem bounds one element of a list read element by element.
-const maxListElem = 32 << 20
+// endsEscaping reports whether b, read after bytes that ended escaping
+// or not (before), ends in an odd run of backslashes.
+func endsEscaping(b []byte, before bool) bool {
+	n := 0
+	for n < len(b) && b[len(b)-1-n] == '\\' {
+		n++
+	}
+	if n == len(b) {
+		return before != (n%2 == 1)
+	}
+	return n%2 == 1
+}
 
-// bounded fails once the element read so far is over the bound: checked
-// as each piece is added, so that an element far over it, one long label
-// say, is refused before it is held whole.
-func (l *listReader) bounded() error {
-	limit := l.limit
-	if limit == 0 {
-		limit = maxListElem
+// MaxListEntry bounds one element of a list read element by element: a
+// view leaves out a container whose entry is longer.
+const MaxListEntry = 32 << 20
+
+// errOverBound is a list element over the bound.
+var errOverBound = fmt.Errorf("engine answer: list element over %d MiB", MaxListEntry>>20)
+
+func (l *listReader) bound() int {
+	if l.limit == 0 {
+		return MaxListEntry
 	}
-	if len(l.elem) > limit {
-		return fmt.Errorf("engine answer: list element over %d bytes", limit)
+	return l.limit
+}
+
+// add takes bytes of the element: kept while the element is within the
+// bound, then only counted, so that an element far over it, one long
+// label say, is never held whole.
+func (l *listReader) add(b ...byte) {
+	l.size += len(b)
+	switch {
+	case l.size <= l.bound():
+		l.elem = append(l.elem, b...)
+	case len(l.elem) > 0:
+		l.elem = l.elem[:0]
 	}
-	return nil
 }
 
 func unexpected(err error) error {

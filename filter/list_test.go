@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -38,7 +40,7 @@ func BenchmarkFilterList(b *testing.B) {
 	b.SetBytes(int64(len(list)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := v.FilterList(io.Discard, strings.NewReader(list)); err != nil {
+		if _, err := v.FilterList(io.Discard, strings.NewReader(list)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -81,7 +83,7 @@ func TestFilterListShapes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var buf strings.Builder
-			err := v.FilterList(&buf, strings.NewReader(c.list))
+			_, err := v.FilterList(&buf, strings.NewReader(c.list))
 			if c.fails {
 				if err == nil {
 					t.Fatalf("FilterList(%s) passed: %s", c.list, buf.String())
@@ -120,7 +122,7 @@ func FuzzFilterList(f *testing.F) {
 		v := View{LabelKey: key, LabelValue: value, HasValue: hasValue}
 		want, wantErr := referenceFilterList(v, list)
 		var got strings.Builder
-		err := v.FilterList(&got, strings.NewReader(list))
+		_, err := v.FilterList(&got, strings.NewReader(list))
 		switch {
 		case wantErr != nil && err == nil:
 			t.Fatalf("FilterList(%q) passed with %s; encoding/json: %v", list, got.String(), wantErr)
@@ -155,42 +157,63 @@ func referenceFilterList(v View, list string) (string, error) {
 	return "[" + string(bytes.Join(shown, []byte(","))) + "]\n", nil
 }
 
-// countingReader counts the bytes read from it.
-type countingReader struct {
-	r io.Reader
-	n int
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += n
-	return n, err
-}
-
-// TestListElementBound: an entry over the bound is refused as soon as it
-// passes it, whatever it is made of, not once it was read whole: one
-// container's label must not cost the filter its size in memory.
+// TestListElementBound: an entry over the bound, whatever it is made of,
+// is read to its end without being held, and the list reads on after it:
+// one container's label must neither cost the filter its size in memory
+// nor fail the list. Runs of backslashes longer than the read buffer
+// still escape, or not, the quote after them.
 func TestListElementBound(t *testing.T) {
 	const limit = 64 << 10
 	long := strings.Repeat("a", 4<<20)
-	for _, c := range []struct{ name, list string }{
-		{"one long string", `[{"Labels":{"k":"` + long + `"}}]`},
-		{"one long escaped string", `[{"Labels":{"k":"` + strings.Repeat(`\"`, 2<<20) + `"}}]`},
-		{"one long literal", `[` + strings.Repeat("1", 4<<20) + `]`},
-		{"many short members", `[{"Labels":{` + strings.Repeat(`"a":[],`, 1<<20) + `"k":"v"}}]`},
-	} {
+	backslashes := strings.Repeat(`\\`, 40000) // 80,000: even, the quote after ends the string
+	cases := []struct{ name, entry string }{
+		{"one long string", `{"Labels":{"k":"` + long + `"}}`},
+		{"one long escaped string", `{"Labels":{"k":"` + strings.Repeat(`\"`, 2<<20) + `"}}`},
+		{"one long literal", strings.Repeat("1", 4<<20)},
+		{"many short members", `{"Labels":{` + strings.Repeat(`"a":[],`, 1<<20) + `"k":"v"}}`},
+	}
+	// The run is cut where the read buffer fills: shifted by a byte or
+	// two, its pieces are of odd length too.
+	for _, shift := range []string{"", "a", "ab"} {
+		cases = append(cases,
+			struct{ name, entry string }{"a long even run of backslashes after " + strconv.Quote(shift),
+				`{"Labels":{"k":"` + shift + backslashes + `"},"Id":"` + long + `"}`},
+			struct{ name, entry string }{"a long odd run of backslashes after " + strconv.Quote(shift),
+				`{"Labels":{"k":"` + shift + backslashes + `\"],{\"Labels\":{}}` + long + `"}}`})
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			src := &countingReader{r: strings.NewReader(c.list)}
-			l := listReader{br: bufio.NewReaderSize(src, 32<<10), limit: limit}
+			l := listReader{br: bufio.NewReaderSize(strings.NewReader("["+c.entry+`,{"Id":"next"}]`), 32<<10), limit: limit}
 			if err := l.open(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := l.next(true); err == nil {
-				t.Fatal("an entry over the bound was read")
+			if _, err := l.next(true); !errors.Is(err, errOverBound) {
+				t.Fatalf("an entry over the bound: %v, want errOverBound", err)
 			}
-			if src.n > limit+64<<10 || cap(l.elem) > 2*limit {
-				t.Errorf("read %d bytes and held %d for a bound of %d", src.n, cap(l.elem), limit)
+			if cap(l.elem) > 2*limit {
+				t.Errorf("held %d bytes for a bound of %d", cap(l.elem), limit)
+			}
+			if next, err := l.next(false); err != nil || string(next) != `{"Id":"next"}` {
+				t.Fatalf("the entry after it: %q, %v", next, err)
+			}
+			if end, err := l.next(false); err != nil || end != nil {
+				t.Fatalf("the list's end: %q, %v", end, err)
 			}
 		})
+	}
+}
+
+// TestFilterListLeavesOutOversized: a container whose entry is over 32
+// MiB is left out of a view's list, and counted, and the others are shown.
+func TestFilterListLeavesOutOversized(t *testing.T) {
+	v := View{LabelKey: "k", LabelValue: "v", HasValue: true}
+	list := `[{"Id":"a","Labels":{"k":"v"}},{"Id":"big","Labels":{"k":"v","x":"` + strings.Repeat("x", MaxListEntry) + `"}},{"Id":"c","Labels":{"k":"v"}}]`
+	var out strings.Builder
+	oversized, err := v.FilterList(&out, strings.NewReader(list))
+	if err != nil || oversized != 1 {
+		t.Fatalf("FilterList: %d left out, %v; want 1 and no error", oversized, err)
+	}
+	if want := `[{"Id":"a","Labels":{"k":"v"}},{"Id":"c","Labels":{"k":"v"}}]` + "\n"; out.String() != want {
+		t.Errorf("FilterList = %.200s, want %s", out.String(), want)
 	}
 }

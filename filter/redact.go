@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -262,43 +263,49 @@ func decodeJSON(body []byte, into any) error {
 
 // FilterList copies a ContainerList answer from src to dst, one
 // container at a time, without those the view hides. Memory stays that of
-// one entry, however long the list.
-func (v *View) FilterList(dst io.Writer, src io.Reader) error {
+// one entry, however long the list. An entry over 32 MiB (a container
+// given a label that large) is left out, unread, rather than failing the
+// list for every caller: FilterList returns how many were.
+func (v *View) FilterList(dst io.Writer, src io.Reader) (oversized int, err error) {
 	l := listReader{br: bufio.NewReaderSize(src, 32<<10)}
 	if err := l.open(); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := io.WriteString(dst, "["); err != nil {
-		return err
+		return 0, err
 	}
 	shown := false
 	for first := true; ; first = false {
 		entry, err := l.next(first)
+		if errors.Is(err, errOverBound) {
+			oversized++
+			continue
+		}
 		if err != nil {
-			return err
+			return oversized, err
 		}
 		if entry == nil {
 			break
 		}
 		label, err := labelValue(entry, v.LabelKey)
 		if err != nil {
-			return err
+			return oversized, err
 		}
 		if !v.labelShows(label) {
 			continue
 		}
 		if shown {
 			if _, err := io.WriteString(dst, ","); err != nil {
-				return err
+				return oversized, err
 			}
 		}
 		shown = true
 		if _, err := dst.Write(entry); err != nil {
-			return err
+			return oversized, err
 		}
 	}
-	_, err := io.WriteString(dst, "]\n")
-	return err
+	_, err = io.WriteString(dst, "]\n")
+	return oversized, err
 }
 
 // EventVisible reports whether an event (one JSON object of the events

@@ -60,7 +60,7 @@ func TestViewListAndEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf strings.Builder
-	if err := v.FilterList(&buf, strings.NewReader(`[{"Id":"a","Labels":{"traefik.enable":"true"}},{"Id":"b","Labels":{}},{"Id":"c"}]`)); err != nil {
+	if _, err := v.FilterList(&buf, strings.NewReader(`[{"Id":"a","Labels":{"traefik.enable":"true"}},{"Id":"b","Labels":{}},{"Id":"c"}]`)); err != nil {
 		t.Fatal(err)
 	}
 	out := []byte(buf.String())
@@ -86,7 +86,7 @@ func TestViewListAndEvents(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	if err := v.FilterList(&buf, strings.NewReader(`{"message":"x"}`)); err == nil {
+	if _, err := v.FilterList(&buf, strings.NewReader(`{"message":"x"}`)); err == nil {
 		t.Error("FilterList accepted an answer that is not a list")
 	}
 	if _, err := ParseLabelRule("=x"); err == nil {

@@ -1,13 +1,17 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/moby/moby/client"
 )
 
@@ -100,4 +104,49 @@ default: traefik
 			t.Fatal("no event for the labelled container within 60s")
 		}
 	}
+}
+
+// TestViewLeavesOutOversizedContainer: anyone who may create containers
+// can give one a label of tens of MiB, which the engine keeps. A view's
+// list leaves that container out, says so in the log, and still lists the
+// others, instead of failing every caller's list or holding the label in
+// memory.
+func TestViewLeavesOutOversizedContainer(t *testing.T) {
+	e := testEnv(t)
+	suffix := strings.ToLower(t.Name()[len(t.Name())-4:])
+	shown := "dsf-view-small-" + suffix
+	big := "dsf-view-big-" + suffix
+	runContainer(t, e, "--name", shown, "--label", "traefik.enable=true", e.image, "sleep", "300")
+	// Through the API: the CLI reads no label that long.
+	create, err := json.Marshal(map[string]any{
+		"Image":  e.image,
+		"Cmd":    []string{"true"},
+		"Labels": map[string]string{"traefik.enable": "true", "big": strings.Repeat("x", filter.MaxListEntry)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := unixHTTPClient(e.engineSock).Post("http://docker/containers/create?name="+big, "application/json", bytes.NewReader(create))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create with a %d MiB label: %s", filter.MaxListEntry>>20, resp.Status)
+	}
+	t.Cleanup(func() { cli(t, e.engineHost, nil, "rm", "-f", big) })
+	dir := shortTempDir(t)
+	policy := writePolicy(t, dir, `
+profiles:
+  traefik:
+    allow: [SystemPing, ContainerList]
+    visible_if_label: traefik.enable=true
+default: traefik
+`)
+	f := startFilter(t, e, filterOpts{args: []string{"--policy", policy}})
+	names := mustCLI(t, fmtHost(f.sock), "ps", "-a", "--format", "{{.Names}}")
+	if !strings.Contains(names, shown) || strings.Contains(names, big) {
+		t.Errorf("ps lists %q; want %s and not %s", names, shown, big)
+	}
+	waitRecords(t, f, `level=WARN msg="container list: entries over 32 MiB left out of the view" operation=ContainerList profile=traefik left-out=1`, 1)
 }

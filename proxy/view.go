@@ -35,7 +35,11 @@ func (p *Proxy) relayViewed(w http.ResponseWriter, resp *http.Response, view *fi
 			bw := p.listWriters.Get().(*bufio.Writer)
 			bw.Reset(w)
 			defer func() { bw.Reset(nil); p.listWriters.Put(bw) }()
-			if err := view.FilterList(bw, resp.Body); err != nil {
+			oversized, err := view.FilterList(bw, resp.Body)
+			if oversized > 0 {
+				p.log.Warn(fmt.Sprintf("container list: entries over %d MiB left out of the view", filter.MaxListEntry>>20), "operation", d.Operation(), "profile", d.ProfileName(), "left-out", oversized)
+			}
+			if err != nil {
 				return resp.StatusCode, fmt.Errorf("%w: %w", errUpstreamCut, err)
 			}
 			if err := bw.Flush(); err != nil {
