@@ -58,6 +58,7 @@ fuzz-short:
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzJudgeCreate$$' -fuzztime $$((50000 * $(FUZZSCALE)))x
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzFilterList$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
+	$(GO) test ./filter -run '^$$' -fuzz '^FuzzListBound$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
 	$(GO) test ./internal/h1 -run '^$$' -fuzz '^FuzzServesLikeNetHTTP$$' -fuzztime $$((20000 * $(FUZZSCALE)))x
 
 # Sixty times the inputs: a few minutes for each target.

@@ -217,3 +217,60 @@ func TestFilterListLeavesOutOversized(t *testing.T) {
 		t.Errorf("FilterList = %.200s, want %s", out.String(), want)
 	}
 }
+
+// FuzzListBound: a list is cut into the entries encoding/json reads in
+// it, however the reads fall (a buffer of 16 bytes here), with those over
+// the bound left out: reading an entry without holding it follows its
+// strings and escapes as holding it does.
+func FuzzListBound(f *testing.F) {
+	f.Add(containerList(2), 16)
+	f.Add(`[{"k":"`+strings.Repeat(`\\`, 9)+`\"]},{"}, {"a":[1,"\""]}, "x\\", 12345678901]`, 8)
+	f.Fuzz(func(t *testing.T, list string, limit int) {
+		if limit < 1 || limit > 1<<10 {
+			return
+		}
+		var whole []json.RawMessage
+		if err := json.NewDecoder(strings.NewReader(list)).Decode(&whole); err != nil || whole == nil {
+			return // not a list (null decodes as none): nothing to compare
+		}
+		bounded, err := cutList(listReader{limit: limit}, list)
+		if err != nil {
+			t.Fatalf("cut with a bound of %d: %v; encoding/json: %q", limit, err, whole)
+		}
+		if len(bounded) != len(whole) {
+			t.Fatalf("cut with a bound of %d: %q; encoding/json: %q", limit, bounded, whole)
+		}
+		for i, e := range whole {
+			want := string(e)
+			if len(e) > limit {
+				want = "<over>"
+			}
+			if bounded[i] != want {
+				t.Fatalf("entry %d with a bound of %d: %q; encoding/json: %q", i, limit, bounded[i], e)
+			}
+		}
+	})
+}
+
+// cutList reads a list's entries with l, an entry over l's bound as
+// "<over>".
+func cutList(l listReader, list string) ([]string, error) {
+	l.br = bufio.NewReaderSize(strings.NewReader(list), 16)
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	var entries []string
+	for first := true; ; first = false {
+		e, err := l.next(first)
+		switch {
+		case errors.Is(err, errOverBound):
+			entries = append(entries, "<over>")
+		case err != nil:
+			return nil, err
+		case e == nil:
+			return entries, nil
+		default:
+			entries = append(entries, string(e))
+		}
+	}
+}
