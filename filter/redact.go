@@ -263,9 +263,10 @@ func decodeJSON(body []byte, into any) error {
 
 // FilterList copies a ContainerList answer from src to dst, one
 // container at a time, without those the view hides. Memory stays that of
-// one entry, however long the list. An entry over 32 MiB (a container
-// given a label that large) is left out, unread, rather than failing the
-// list for every caller: FilterList returns how many were.
+// one entry, however long the list. An entry over MaxListEntry (a
+// container given a label that large) is read through without being held
+// and left out, rather than failing the list for every caller:
+// FilterList returns how many were.
 func (v *View) FilterList(dst io.Writer, src io.Reader) (oversized int, err error) {
 	l := listReader{br: bufio.NewReaderSize(src, 32<<10)}
 	if err := l.open(); err != nil {
