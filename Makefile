@@ -19,7 +19,7 @@ TOOL      = $(GO) tool -modfile=$(CURDIR)/tools/go.mod
 # take a few seconds each on two cores; `make fuzz` multiplies them.
 FUZZSCALE ?= 1
 # Packages whose tests need no root and no engine.
-CHECK_PKGS := ./cmd/... ./config ./filter ./identity ./internal/h1 ./internal/procfs ./learn ./listener ./proxy ./systemd
+CHECK_PKGS := ./cmd/... ./config ./filter ./identity ./internal/h1 ./internal/logfmt ./internal/procfs ./learn ./listener ./proxy ./systemd
 
 .PHONY: all build run check test lint fuzz fuzz-short bench deps package test-packages clean
 
@@ -60,6 +60,7 @@ fuzz-short:
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzFilterList$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
 	$(GO) test ./filter -run '^$$' -fuzz '^FuzzListBound$$' -fuzztime $$((100000 * $(FUZZSCALE)))x
 	$(GO) test ./internal/h1 -run '^$$' -fuzz '^FuzzServesLikeNetHTTP$$' -fuzztime $$((20000 * $(FUZZSCALE)))x
+	$(GO) test ./internal/logfmt -run '^$$' -fuzz '^FuzzWritesAsSlog$$' -fuzztime $$((50000 * $(FUZZSCALE)))x
 
 # Sixty times the inputs: a few minutes for each target.
 fuzz:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/identity"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/logfmt"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
 
@@ -65,9 +66,10 @@ func BenchmarkKeepAlivePing(b *testing.B) {
 
 // keepAlive sends req again and again on one connection to a proxy in
 // front of a raw engine that answers with answer, each answer's body
-// checked against want.
+// checked against want. Each request is logged as the daemon logs it.
 func keepAlive(b *testing.B, answer, req, want string) {
-	_, sock := startProxy(b, rawEngine(b, answer))
+	_, srv := newProxyConfig(b, proxy.Config{Upstream: rawEngine(b, answer), Log: slog.New(logfmt.New(io.Discard, false, nil))})
+	sock := serve(b, srv)
 	c, err := net.Dial("unix", sock)
 	if err != nil {
 		b.Fatal(err)
@@ -107,7 +109,7 @@ func BenchmarkNewConnPing(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(logfmt.New(io.Discard, false, nil))
 	p := proxy.New(proxy.Config{Upstream: engine, Log: log,
 		Identity: identity.New(proxy.UnixTransport(engine, 1), "/proc", log)}, policy)
 	b.Cleanup(func() { p.StopWatches(); p.CloseIdleUpstream() })

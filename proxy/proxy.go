@@ -27,6 +27,7 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	peerid "github.com/docker-socket-filter/docker-socket-filter/identity"
 	"github.com/docker-socket-filter/docker-socket-filter/internal/h1"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/logfmt"
 )
 
 // Config configures a Proxy.
@@ -62,9 +63,12 @@ const DefaultMaxBody = 4 << 20
 
 // Proxy is an http.Handler that filters and forwards Docker API requests.
 type Proxy struct {
-	upstream  string
-	maxBody   int64
-	log       *slog.Logger
+	upstream string
+	maxBody  int64
+	log      *slog.Logger
+	// flatLog is the log's handler if it is the daemon's, which writes
+	// audit records without an slog.Record built.
+	flatLog   *logfmt.Handler
 	transport *http.Transport
 	pool      *upPool
 	engine    *Engine
@@ -131,6 +135,7 @@ func New(cfg Config, policy *filter.Policy) *Proxy {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
+	p.flatLog, _ = p.log.Handler().(*logfmt.Handler)
 	p.transport = UnixTransport(p.upstream, cfg.MaxIdleUpstream)
 	p.pool = newUpPool(p.upstream, cfg.MaxIdleUpstream)
 	p.engine = NewEngine(p.transport, p.upstream, p.engineTimeout)
@@ -363,8 +368,13 @@ func (p *Proxy) audit(r *http.Request, c *filter.Caller, d *filter.Decision, sta
 
 // record writes an audit record straight to the log's handler: through
 // the logger, every record would first look up the source line it was
-// logged from, which no record shows.
+// logged from, which no record shows. The daemon's handler takes the
+// attributes themselves, with no slog.Record built.
 func (p *Proxy) record(level slog.Level, msg string, attrs ...slog.Attr) {
+	if p.flatLog != nil {
+		p.flatLog.WriteFlat(time.Now(), level, msg, attrs)
+		return
+	}
 	r := slog.NewRecord(time.Now(), level, msg, 0)
 	r.AddAttrs(attrs...)
 	p.log.Handler().Handle(context.Background(), r)

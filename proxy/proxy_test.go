@@ -55,6 +55,12 @@ func startProxy(t testing.TB, upstream string) (*proxy.Proxy, string) {
 
 func newProxy(t testing.TB, upstream string) (*proxy.Proxy, *h1.Server) {
 	t.Helper()
+	return newProxyConfig(t, proxy.Config{Upstream: upstream})
+}
+
+// newProxyConfig is newProxy with more than the upstream set.
+func newProxyConfig(t testing.TB, cfg proxy.Config) (*proxy.Proxy, *h1.Server) {
+	t.Helper()
 	table, err := filter.NewRouteTable()
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +72,7 @@ func newProxy(t testing.TB, upstream string) (*proxy.Proxy, *h1.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := proxy.New(proxy.Config{Upstream: upstream}, policy)
+	p := proxy.New(cfg, policy)
 	t.Cleanup(func() { p.StopWatches(); p.CloseIdleUpstream() })
 	return p, p.NewServer()
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/config"
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/internal/h1"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/logfmt"
 	"github.com/docker-socket-filter/docker-socket-filter/learn"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
@@ -184,12 +185,9 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
 	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "json":
+		return slog.New(logfmt.New(w, format == "json", lvl)), nil
 	}
 	return nil, fmt.Errorf("log format %q: use text or json", format)
 }
