@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -550,7 +551,7 @@ func (p *Proxy) relay(w http.ResponseWriter, resp *http.Response, d *filter.Deci
 	if view := &d.Profile.View; resp.StatusCode == http.StatusOK && view.Rewrites(d.Route.Answer) {
 		return p.relayViewed(w, resp, view, d)
 	}
-	shareHeader(w.Header(), resp.Header)
+	useHeader(w, resp.Header)
 	if resp.Request != nil && resp.Request.Method == http.MethodHead || !bodyAllowed(resp.StatusCode) {
 		// No body follows such a head, whatever length it gives: a
 		// stream's wait for one would hold the client.
@@ -863,11 +864,46 @@ func unwrapOpError(err error) error {
 // shareHeader puts src's end-to-end headers in dst, sharing their values:
 // src is not used after.
 func shareHeader(dst, src http.Header) {
-	for k, vv := range src {
-		if !isHopHeader(k, src) {
-			dst[k] = vv
+	dropHopHeaders(src)
+	maps.Copy(dst, src)
+}
+
+// useHeader makes the engine's header, its hop-by-hop fields dropped, the
+// answer's: taken over whole where the server lets it (h1), which saves
+// a copy per answer. h is not used after.
+func useHeader(w http.ResponseWriter, h http.Header) {
+	if u, ok := w.(interface{ UseHeader(http.Header) }); ok {
+		dropHopHeaders(h)
+		u.UseHeader(h)
+		return
+	}
+	shareHeader(w.Header(), h)
+}
+
+// dropHopHeaders deletes from h its hop-by-hop headers, and those its
+// Connection header names.
+func dropHopHeaders(h http.Header) {
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			delete(h, http.CanonicalHeaderKey(strings.TrimSpace(f)))
 		}
 	}
+	for k := range h {
+		if hopByHop(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// hopByHop reports the headers meaningful for one connection only (RFC
+// 9110, 7.6.1).
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // copyHeader copies end-to-end headers: hop-by-hop ones, and any the
@@ -881,12 +917,10 @@ func copyHeader(dst, src http.Header) {
 	}
 }
 
-// isHopHeader reports headers meaningful for one connection only (RFC 9110,
-// 7.6.1).
+// isHopHeader reports whether k is hop-by-hop in h: one of those always
+// (hopByHop), or one that h's Connection header names.
 func isHopHeader(k string, h http.Header) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+	if hopByHop(k) {
 		return true
 	}
 	for _, v := range h["Connection"] {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -183,6 +184,18 @@ func (b *requestBody) state() (complete bool, err error) {
 }
 
 func (w *response) Header() http.Header { return w.header }
+
+// UseHeader makes h the answer's header instead of the one Header gives,
+// whose fields are added to it: a proxy hands over the header it read
+// rather than copying it field by field. After the head was written, it
+// does nothing.
+func (w *response) UseHeader(h http.Header) {
+	if w.wroteHeader || w.c.hijacked {
+		return
+	}
+	maps.Copy(h, w.header)
+	w.header = h
+}
 
 func (w *response) WriteHeader(code int) {
 	if w.c.hijacked || w.wroteHeader {

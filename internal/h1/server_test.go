@@ -680,3 +680,24 @@ func TestServeClosesListener(t *testing.T) {
 		t.Errorf("Accept after Serve returned: %v, want the listener closed", err)
 	}
 }
+
+// A header handed over with UseHeader is the answer's, with the fields
+// set before it; once the head is out, it changes nothing.
+func TestUseHeader(t *testing.T) {
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Set-Before", "1")
+		u := w.(interface{ UseHeader(http.Header) })
+		u.UseHeader(http.Header{"X-Handed-Over": {"2"}, "Content-Length": {"2"}})
+		w.Header().Set("X-Set-After", "3")
+		io.WriteString(w, "ok")
+		u.UseHeader(http.Header{"X-Too-Late": {"4"}})
+	})}
+	sock := serveOn(t, srv)
+	t.Cleanup(func() { srv.Close() })
+	got := exchange(t, sock, []byte("GET / HTTP/1.1\r\nHost: d\r\n\r\n"))
+	want := []answer{{status: 200, body: "ok",
+		header: `Content-Length=["2"] Content-Type=["text/plain; charset=utf-8"] X-Handed-Over=["2"] X-Set-After=["3"] X-Set-Before=["1"] length=2 chunked=[] close=false`}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
