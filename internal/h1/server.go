@@ -62,6 +62,11 @@ type Server struct {
 	drained chan struct{}
 	// readers and writers are connections' buffers, kept for the next.
 	readers, writers sync.Pool
+	// handoff passes accepted connections to goroutines waiting in work,
+	// waiting counts them, and stopWaiting, closed at shutdown, ends them.
+	handoff     chan handed
+	waiting     atomic.Int32
+	stopWaiting chan struct{}
 }
 
 // lingerTime bounds how long a connection that ends reads, and drops,
@@ -69,7 +74,8 @@ type Server struct {
 const lingerTime = 500 * time.Millisecond
 
 // Serve accepts connections from l and serves each in a goroutine of its
-// own, until l fails or the server is shut down; then it returns
+// own while it lasts (one that served an earlier connection, if one
+// waits), until l fails or the server is shut down; then it returns
 // http.ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
 	// Closed however Serve returns: shutdown may have come before Serve
@@ -114,7 +120,41 @@ func (s *Server) Serve(l net.Listener) error {
 			return http.ErrServerClosed
 		}
 		s.setState(rwc, http.StateNew)
-		go c.serve(cctx)
+		select {
+		case s.handoff <- handed{c, cctx}:
+		default:
+			go s.work(c, cctx)
+		}
+	}
+}
+
+// handed is an accepted connection on its way to a waiting goroutine.
+type handed struct {
+	c   *conn
+	ctx context.Context
+}
+
+// maxWaiting bounds the goroutines kept waiting for a connection.
+const maxWaiting = 16
+
+// work serves c, then, while fewer than maxWaiting others wait, waits for
+// the next connection: its stack has grown to what serving takes, where
+// a new goroutine's would grow again, copied at each step.
+func (s *Server) work(c *conn, ctx context.Context) {
+	for {
+		c.serve(ctx)
+		if s.waiting.Add(1) > maxWaiting {
+			s.waiting.Add(-1)
+			return
+		}
+		select {
+		case h := <-s.handoff:
+			s.waiting.Add(-1)
+			c, ctx = h.c, h.ctx
+		case <-s.stopWaiting:
+			s.waiting.Add(-1)
+			return
+		}
 	}
 }
 
@@ -181,6 +221,9 @@ func (s *Server) beginClose() <-chan struct{} {
 		for l := range s.listeners {
 			l.Close()
 		}
+		if s.stopWaiting != nil {
+			close(s.stopWaiting)
+		}
 	}
 	return s.drained
 }
@@ -197,6 +240,8 @@ func (s *Server) trackListener(l net.Listener, add bool) bool {
 	}
 	if s.listeners == nil {
 		s.listeners = make(map[net.Listener]struct{})
+		s.handoff = make(chan handed)
+		s.stopWaiting = make(chan struct{})
 	}
 	s.listeners[l] = struct{}{}
 	return true

@@ -701,3 +701,73 @@ func TestUseHeader(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
+
+// goroutineID is the running goroutine's number, from its stack's first
+// line ("goroutine 42 [running]:").
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	return strings.Fields(string(buf))[1]
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not %s after 10 s", what)
+		}
+	}
+}
+
+// inWork counts the goroutines in Server.work.
+func inWork() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "h1.(*Server).work(")
+}
+
+// A connection is served by a goroutine that served one before, if one
+// waits; at most maxWaiting wait, and shutdown ends them.
+func TestServingGoroutinesReused(t *testing.T) {
+	ids := make(chan string, 1)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			arrived <- struct{}{}
+			<-release
+			return
+		}
+		ids <- goroutineID()
+	})}
+	sock := serveOn(t, srv)
+	before := inWork()
+	get := func(path string) {
+		if got := exchange(t, sock, []byte("GET "+path+" HTTP/1.1\r\nHost: d\r\n\r\n")); len(got) != 1 || got[0].status != 200 {
+			t.Errorf("GET %s: %+v", path, got)
+		}
+	}
+	get("/")
+	first := <-ids
+	waitFor(t, "waiting", func() bool { return srv.waiting.Load() == 1 })
+	get("/")
+	if second := <-ids; second != first {
+		t.Errorf("second connection served by goroutine %s, the first by %s", second, first)
+	}
+
+	// More connections at once than may wait: the rest end with theirs.
+	done := make(chan struct{})
+	for range maxWaiting + 5 {
+		go func() { get("/hold"); done <- struct{}{} }()
+	}
+	for range maxWaiting + 5 {
+		<-arrived
+	}
+	close(release)
+	for range maxWaiting + 5 {
+		<-done
+	}
+	waitFor(t, "down to maxWaiting", func() bool { return srv.waiting.Load() == maxWaiting && inWork()-before == maxWaiting })
+	srv.Close()
+	waitFor(t, "ended by Close", func() bool { return inWork() == before })
+}
