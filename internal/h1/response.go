@@ -380,7 +380,18 @@ func (w *response) writeBody(p []byte) (int, error) {
 		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16))
 		bw.WriteString("\r\n")
 	}
-	n, err := bw.Write(p)
+	var n int
+	var err error
+	if len(p) > bw.Available() && bw.Buffered() > 0 {
+		// The buffer is flushed, then p written past it: in one writev.
+		w.c.gw.gather(&w.c.srv.gathered)
+		n, err = bw.Write(p)
+		if rerr := w.c.gw.release(); err == nil && rerr != nil {
+			n, err = 0, rerr
+		}
+	} else {
+		n, err = bw.Write(p)
+	}
 	if w.chunked && err == nil {
 		_, err = bw.WriteString("\r\n")
 	}

@@ -60,8 +60,10 @@ type Server struct {
 	closing atomic.Bool
 	// drained is closed when, closing, the last connection is gone.
 	drained chan struct{}
-	// readers and writers are connections' buffers, kept for the next.
+	// readers and writers are connections' buffers, kept for the next;
+	// gathered lends a gatherWriter the copy of a write it holds.
 	readers, writers sync.Pool
+	gathered         sync.Pool
 	// handoff passes accepted connections to goroutines waiting in work,
 	// waiting counts them, and stopWaiting, closed at shutdown, ends them.
 	handoff     chan handed
@@ -311,6 +313,7 @@ type conn struct {
 	cr  connReader
 	br  *bufio.Reader
 	bw  *bufio.Writer
+	gw  gatherWriter // what bw writes to
 	// idle is true while the connection waits for a request; s.mu
 	// guards it.
 	idle     bool
@@ -326,7 +329,8 @@ func (c *conn) serve(ctx context.Context) {
 	c.cr.c = c
 	c.cr.cond.L = &c.cr.mu
 	c.br = c.srv.newReader(&c.cr)
-	c.bw = c.srv.newWriter(c.rwc)
+	c.gw.conn = c.rwc
+	c.bw = c.srv.newWriter(&c.gw)
 	var w *response
 	defer func() {
 		if v := recover(); v != nil {

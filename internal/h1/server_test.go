@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -354,6 +355,16 @@ func TestServesWithoutHost(t *testing.T) {
 
 // TestAnswerFraming checks how answers of each kind are framed, as a
 // client reads them.
+// large is a body a little over two write buffers long, no two of its
+// 4 KiB pieces alike.
+var large = func() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 2*bufferSize+1000; i++ {
+		fmt.Fprintf(&b, "%07d,", i)
+	}
+	return b.String()
+}()
+
 func TestAnswerFraming(t *testing.T) {
 	handlers := map[string]http.HandlerFunc{
 		"/empty": func(w http.ResponseWriter, r *http.Request) {},
@@ -383,6 +394,18 @@ func TestAnswerFraming(t *testing.T) {
 			w.Header().Set("Connection", "close")
 			io.WriteString(w, "x")
 		},
+		// Bodies larger than the write buffer, in one write, after the
+		// head or a chunk line it holds.
+		"/large": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(large)))
+			io.WriteString(w, large)
+		},
+		"/large-chunked": func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "a")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, large)
+			io.WriteString(w, large[:5000])
+		},
 	}
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handlers[r.URL.Path](w, r) })
 	_, ours := serveBoth(t, mux)
@@ -397,6 +420,8 @@ func TestAnswerFraming(t *testing.T) {
 		{"/nocontent", []answer{{status: 204}, {status: 204}}},
 		{"/abort", []answer{{status: 200, body: "partial", err: "cut body"}}},
 		{"/close", []answer{{status: 200, body: "x"}}},
+		{"/large", []answer{{status: 200, body: large}, {status: 200, body: large}}},
+		{"/large-chunked", []answer{{status: 200, body: "a" + large + large[:5000]}, {status: 200, body: "a" + large + large[:5000]}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {

@@ -1,0 +1,62 @@
+package h1
+
+import (
+	"net"
+	"sync"
+)
+
+// gatherWriter is what a connection's buffered writer writes to. While it
+// gathers, the first write, a flush of the buffer, is held back and goes
+// out with the next, the direct write of a body larger than the buffer,
+// in one writev: the head or chunk line and the body leave in one system
+// call, not two.
+type gatherWriter struct {
+	conn net.Conn
+	// pool lends the buffer a held write is copied to: the buffered
+	// writer reuses its own once the write returns.
+	pool *sync.Pool
+	held *[]byte
+	// pair and vec are the writev's list, kept here to cost no
+	// allocation; WriteTo consumes vec.
+	pair [2][]byte
+	vec  net.Buffers
+}
+
+func (g *gatherWriter) Write(p []byte) (int, error) {
+	switch {
+	case g.pool == nil:
+		return g.conn.Write(p)
+	case g.held == nil:
+		if g.held, _ = g.pool.Get().(*[]byte); g.held == nil {
+			g.held = new([]byte)
+		}
+		*g.held = append((*g.held)[:0], p...)
+		return len(p), nil
+	}
+	held := len(*g.held)
+	g.pair = [2][]byte{*g.held, p}
+	g.vec = g.pair[:]
+	n, err := g.vec.WriteTo(g.conn)
+	g.pair = [2][]byte{}
+	g.put()
+	return int(max(n-int64(held), 0)), err
+}
+
+// gather holds the next write back until the one after it, or release.
+func (g *gatherWriter) gather(pool *sync.Pool) { g.pool = pool }
+
+// release ends gathering: a write still held goes out now.
+func (g *gatherWriter) release() error {
+	var err error
+	if g.held != nil {
+		_, err = g.conn.Write(*g.held)
+		g.put()
+	}
+	g.pool = nil
+	return err
+}
+
+func (g *gatherWriter) put() {
+	g.pool.Put(g.held)
+	g.held = nil
+}
