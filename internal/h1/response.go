@@ -119,6 +119,7 @@ type requestBody struct {
 	eof    bool
 	err    error
 	closed bool
+	read   int64 // bytes read
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
@@ -141,19 +142,18 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	w.mu.Unlock()
 	n, err := b.rc.Read(p)
+	w.mu.Lock()
+	b.read += int64(n)
 	switch {
 	case err == io.EOF:
-		w.mu.Lock()
 		b.eof = true
 		if w.watching && !w.done {
 			w.c.cr.watch(w.cancel)
 		}
-		w.mu.Unlock()
 	case err != nil:
-		w.mu.Lock()
 		b.err = err
-		w.mu.Unlock()
 	}
+	w.mu.Unlock()
 	return n, err
 }
 
@@ -175,15 +175,22 @@ func (b *requestBody) complete() bool {
 // way, on another goroutine.
 func (w *response) bodyUnread() bool { return w.body != nil && !w.body.complete() }
 
-// state reports whether the body was read to its end, and why a read of
-// it failed.
-func (b *requestBody) state() (complete bool, err error) {
+// state reports whether the body was read to its end, how much of it was
+// read, and why a read of it failed.
+func (b *requestBody) state() (complete bool, read int64, err error) {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
-	return b.eof, b.err
+	return b.eof, b.read, b.err
 }
 
 func (w *response) Header() http.Header { return w.header }
+
+// sentContinue reports whether a 100 Continue went out.
+func (w *response) sentContinue() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.continueState == 2
+}
 
 // UseHeader makes h the answer's header instead of the one Header gives,
 // whose fields are added to it: a proxy hands over the header it read
@@ -248,6 +255,11 @@ func (w *response) WriteHeader(code int) {
 	w.headPending = true
 }
 
+// quietCutBody is how much of a body that broke off may be missing for
+// the connection to end unannounced, as net/http's server ends it: what
+// it would have read past an answer (its maxPostHandlerReadBytes).
+const quietCutBody = 256 << 10
+
 // smallAnswer is how much of an answer of unknown length is held to learn
 // its length.
 const smallAnswer = 2 << 10
@@ -261,11 +273,14 @@ func (w *response) writeHead(first []byte) {
 	proto11 := w.req.ProtoAtLeast(1, 1)
 	head := w.req.Method == http.MethodHead
 	if w.body != nil {
-		switch complete, err := w.body.state(); {
-		case errors.Is(err, io.ErrUnexpectedEOF) && w.req.ContentLength > 0:
+		switch complete, read, err := w.body.state(); {
+		case errors.Is(err, io.ErrUnexpectedEOF) && w.req.ContentLength > 0 &&
+			w.req.ContentLength-read < quietCutBody && !w.sentContinue():
 			// The client stopped sending before the length it gave:
 			// the connection ends, as net/http's server ends it,
-			// unannounced.
+			// unannounced, unless what was missing would have been
+			// too much to read past or a 100 Continue went out; then
+			// it says so, as below.
 			w.closeQuietly = true
 		case err != nil:
 			// The body's framing broke: what follows on the wire is
