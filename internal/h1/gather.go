@@ -16,6 +16,9 @@ type gatherWriter struct {
 	// writer reuses its own once the write returns.
 	pool *sync.Pool
 	held *[]byte
+	// err is the first failed write's: what the buffered writer took as
+	// written may not have gone out, so nothing after it may.
+	err error
 	// pair and vec are the writev's list, kept here to cost no
 	// allocation; WriteTo consumes vec.
 	pair [2][]byte
@@ -24,8 +27,12 @@ type gatherWriter struct {
 
 func (g *gatherWriter) Write(p []byte) (int, error) {
 	switch {
+	case g.err != nil:
+		return 0, g.err
 	case g.pool == nil:
-		return g.conn.Write(p)
+		n, err := g.conn.Write(p)
+		g.err = err
+		return n, err
 	case g.held == nil:
 		if g.held, _ = g.pool.Get().(*[]byte); g.held == nil {
 			g.held = new([]byte)
@@ -39,6 +46,7 @@ func (g *gatherWriter) Write(p []byte) (int, error) {
 	n, err := g.vec.WriteTo(g.conn)
 	g.pair = [2][]byte{}
 	g.put()
+	g.err = err
 	return int(max(n-int64(held), 0)), err
 }
 
@@ -51,6 +59,7 @@ func (g *gatherWriter) release() error {
 	if g.held != nil {
 		_, err = g.conn.Write(*g.held)
 		g.put()
+		g.err = err
 	}
 	g.pool = nil
 	return err

@@ -145,6 +145,8 @@ const maxWaiting = 16
 func (s *Server) work(c *conn, ctx context.Context) {
 	for {
 		c.serve(ctx)
+		// Nothing of the connection served is kept while waiting.
+		c, ctx = nil, nil
 		if s.waiting.Add(1) > maxWaiting {
 			s.waiting.Add(-1)
 			return
