@@ -60,6 +60,11 @@ type response struct {
 	// continueState is 1 while a 100 Continue may still be sent, 2 once
 	// it was.
 	continueState int
+	// expectsContinue is true for a request with a body that asked for
+	// a 100 Continue: one cut off before its end is answered as one
+	// whose framing broke, as from net/http's server, whoever sent the
+	// 100 Continue.
+	expectsContinue bool
 }
 
 func newResponse(ctx context.Context, c *conn, req *http.Request) *response {
@@ -78,6 +83,7 @@ func newResponse(ctx context.Context, c *conn, req *http.Request) *response {
 	if expect := req.Header.Get("Expect"); hasToken(expect, "100-continue") {
 		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && w.body != nil {
 			w.continueState = 1
+			w.expectsContinue = true
 		}
 	} else if expect != "" {
 		w.expectationFailed = true
@@ -120,6 +126,9 @@ type requestBody struct {
 	err    error
 	closed bool
 	read   int64 // bytes read
+	// closedByHandler is true once the handler closed it; closed is
+	// also set at its end.
+	closedByHandler bool
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
@@ -160,7 +169,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 func (b *requestBody) Close() error {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
-	b.closed = true
+	b.closed, b.closedByHandler = true, true
 	return nil
 }
 
@@ -176,21 +185,14 @@ func (b *requestBody) complete() bool {
 func (w *response) bodyUnread() bool { return w.body != nil && !w.body.complete() }
 
 // state reports whether the body was read to its end, how much of it was
-// read, and why a read of it failed.
-func (b *requestBody) state() (complete bool, read int64, err error) {
+// read, whether the handler closed it, and why a read of it failed.
+func (b *requestBody) state() (complete bool, read int64, closed bool, err error) {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
-	return b.eof, b.read, b.err
+	return b.eof, b.read, b.closedByHandler, b.err
 }
 
 func (w *response) Header() http.Header { return w.header }
-
-// sentContinue reports whether a 100 Continue went out.
-func (w *response) sentContinue() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.continueState == 2
-}
 
 // UseHeader makes h the answer's header instead of the one Header gives,
 // whose fields are added to it: a proxy hands over the header it read
@@ -273,15 +275,19 @@ func (w *response) writeHead(first []byte) {
 	proto11 := w.req.ProtoAtLeast(1, 1)
 	head := w.req.Method == http.MethodHead
 	if w.body != nil {
-		switch complete, read, err := w.body.state(); {
-		case errors.Is(err, io.ErrUnexpectedEOF) && w.req.ContentLength > 0 &&
-			w.req.ContentLength-read < quietCutBody && !w.sentContinue():
-			// The client stopped sending before the length it gave:
-			// the connection ends, as net/http's server ends it,
-			// unannounced, unless what was missing would have been
-			// too much to read past or a 100 Continue went out; then
-			// it says so, as below.
-			w.closeQuietly = true
+		switch complete, read, closed, err := w.body.state(); {
+		case errors.Is(err, io.ErrUnexpectedEOF) && w.req.ContentLength > 0 && !w.expectsContinue:
+			// The client stopped sending before the length it gave. As
+			// from net/http's server, the connection ends unannounced,
+			// unless it was to be kept, more is missing than that
+			// server would read past and the handler left the body
+			// open: then it says so, whatever the protocol. (After an
+			// Expect, it says so below.)
+			if !w.closeAfter && !closed && w.req.ContentLength-read >= quietCutBody {
+				w.closeAfter, w.saysClose = true, true
+			} else {
+				w.closeQuietly = true
+			}
 		case err != nil:
 			// The body's framing broke: what follows on the wire is
 			// no request.
