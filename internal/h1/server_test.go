@@ -773,11 +773,22 @@ func TestServingGoroutinesReused(t *testing.T) {
 		}
 	}
 	get("/")
-	first := <-ids
-	waitFor(t, "waiting", func() bool { return srv.waiting.Load() == 1 })
-	get("/")
-	if second := <-ids; second != first {
-		t.Errorf("second connection served by goroutine %s, the first by %s", second, first)
+	served := map[string]bool{<-ids: true}
+	// A goroutine counts itself waiting just before it waits: a
+	// connection accepted in between gets a new one. Some of the next
+	// connections, if not the first, go to one that served before.
+	reused := false
+	for range 20 {
+		waitFor(t, "waiting", func() bool { return srv.waiting.Load() >= 1 })
+		get("/")
+		id := <-ids
+		if reused = served[id]; reused {
+			break
+		}
+		served[id] = true
+	}
+	if !reused {
+		t.Errorf("20 connections in turn, each served by a new goroutine")
 	}
 
 	// More connections at once than may wait: the rest end with theirs.
@@ -792,7 +803,9 @@ func TestServingGoroutinesReused(t *testing.T) {
 	for range maxWaiting + 5 {
 		<-done
 	}
-	waitFor(t, "down to maxWaiting", func() bool { return srv.waiting.Load() == maxWaiting && inWork()-before == maxWaiting })
+	waitFor(t, "down to maxWaiting", func() bool { return srv.waiting.Load() == maxWaiting })
 	srv.Close()
-	waitFor(t, "ended by Close", func() bool { return inWork() == before })
+	// Other tests' servers may still have been ending theirs at the
+	// start: none of this one's is left once the count is back there.
+	waitFor(t, "ended by Close", func() bool { return srv.waiting.Load() == 0 && inWork() <= before })
 }
