@@ -493,7 +493,8 @@ func (c *conn) refuse(err error) {
 		status, text = http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"
 	case errors.As(err, &se):
 		status, text = se.status, se.text
-	case strings.Contains(err.Error(), "unsupported transfer encoding"):
+	case strings.Contains(err.Error(), "unsupported transfer encoding"),
+		strings.Contains(err.Error(), "too many transfer encodings"):
 		// http.ReadRequest tells this error by its text only.
 		status, text = http.StatusNotImplemented, "Unsupported transfer encoding"
 	}
