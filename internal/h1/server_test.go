@@ -300,7 +300,7 @@ func TestServesLikeNetHTTP(t *testing.T) {
 			t.Run(h.name+"/"+tc.name, func(t *testing.T) {
 				want := exchange(t, std, []byte(tc.raw))
 				got := exchange(t, ours, []byte(tc.raw))
-				if !slices.Equal(got, want) {
+				if !alike(got, want) {
 					t.Errorf("answers differ\n got %+v\nwant %+v", got, want)
 				}
 			})
@@ -336,10 +336,30 @@ func FuzzServesLikeNetHTTP(f *testing.F) {
 		}
 		want := exchange(t, std, raw)
 		got := exchange(t, ours, raw)
-		if !slices.Equal(got, want) {
+		if !alike(got, want) {
 			t.Errorf("answers differ for %.300q\n got %+v\nwant %+v", raw, got, want)
 		}
 	})
+}
+
+// alike reports whether got, this server's answers, are want, net/http's
+// server's: the same, except that net/http's server may cut a refusal
+// short. It closes a connection it refuses with the client's bytes still
+// unread, and the kernel then resets the client's read; this server reads
+// and drops them first.
+func alike(got, want []answer) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i, w := range want {
+		if w.status >= 400 && w.err == "cut body" && got[i].err == "" {
+			w.err = ""
+		}
+		if got[i] != w {
+			return false
+		}
+	}
+	return true
 }
 
 // TestServesWithoutHost: the one departure from net/http, which refuses an
