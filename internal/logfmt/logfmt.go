@@ -124,19 +124,7 @@ func appendText(b []byte, t time.Time, level slog.Level, msg string, attrs []slo
 		b = append(b, ' ')
 		b = appendTextString(b, a.Key)
 		b = append(b, '=')
-		v := a.Value
-		switch v.Kind() {
-		case slog.KindString:
-			b = appendTextString(b, v.String())
-		case slog.KindInt64:
-			b = strconv.AppendInt(b, v.Int64(), 10)
-		case slog.KindUint64:
-			b = strconv.AppendUint(b, v.Uint64(), 10)
-		case slog.KindBool:
-			b = strconv.AppendBool(b, v.Bool())
-		case slog.KindDuration:
-			b = append(b, v.Duration().String()...)
-		}
+		b = appendValue(b, a.Value, false)
 	}
 	return append(b, '\n')
 }
@@ -152,22 +140,33 @@ func appendJSON(b []byte, t time.Time, level slog.Level, msg string, attrs []slo
 		b = append(b, ',')
 		b = appendJSONString(b, a.Key)
 		b = append(b, ':')
-		v := a.Value
-		switch v.Kind() {
-		case slog.KindString:
-			b = appendJSONString(b, v.String())
-		case slog.KindInt64:
-			b = strconv.AppendInt(b, v.Int64(), 10)
-		case slog.KindUint64:
-			b = strconv.AppendUint(b, v.Uint64(), 10)
-		case slog.KindBool:
-			b = strconv.AppendBool(b, v.Bool())
-		case slog.KindDuration:
-			// As encoding/json writes a time.Duration: its nanoseconds.
-			b = strconv.AppendInt(b, int64(v.Duration()), 10)
-		}
+		b = appendValue(b, a.Value, true)
 	}
 	return append(b, "}\n"...)
+}
+
+// appendValue writes a flat value as the text or the JSON handler does.
+func appendValue(b []byte, v slog.Value, json bool) []byte {
+	switch v.Kind() {
+	case slog.KindString:
+		if json {
+			return appendJSONString(b, v.String())
+		}
+		return appendTextString(b, v.String())
+	case slog.KindInt64:
+		return strconv.AppendInt(b, v.Int64(), 10)
+	case slog.KindUint64:
+		return strconv.AppendUint(b, v.Uint64(), 10)
+	case slog.KindBool:
+		return strconv.AppendBool(b, v.Bool())
+	case slog.KindDuration:
+		if json {
+			// As encoding/json writes a time.Duration: its nanoseconds.
+			return strconv.AppendInt(b, int64(v.Duration()), 10)
+		}
+		return append(b, v.Duration().String()...)
+	}
+	return b
 }
 
 // appendTextString writes s bare when a reader can take it back from
