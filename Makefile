@@ -19,7 +19,7 @@ TOOL      = $(GO) tool -modfile=$(CURDIR)/tools/go.mod
 # take a few seconds each on two cores; `make fuzz` multiplies them.
 FUZZSCALE ?= 1
 # Packages whose tests need no root and no engine.
-CHECK_PKGS := ./cmd/... ./config ./filter ./identity ./internal/h1 ./internal/logfmt ./internal/procfs ./learn ./listener ./proxy ./systemd
+CHECK_PKGS := ./cmd/... ./config ./filter ./identity ./internal/h1 ./internal/logfmt ./internal/peerproc ./internal/procfs ./learn ./listener ./proxy ./systemd
 
 .PHONY: all build run check test lint fuzz fuzz-short bench deps package test-packages clean
 

@@ -5,9 +5,9 @@
 package identity
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // errAmbiguous marks a cgroup file whose lines name different containers.
@@ -21,57 +21,57 @@ var errAmbiguous = errors.New("the cgroup lines name different containers")
 // id. contained reports whether any component anywhere looks like a
 // container's, even when no id can be told: such a process is not taken
 // for a host process.
-func ContainerID(cgroupFile []byte) (id string, contained bool, err error) {
-	var found []byte
+func ContainerID(cgroupFile string) (id string, contained bool, err error) {
+	var found string
 	for rest := cgroupFile; len(rest) > 0; {
 		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
 			line, rest = rest[:i], rest[i+1:]
 		} else {
-			rest = nil
+			rest = ""
 		}
 		if len(line) == 0 {
 			continue
 		}
 		// hierarchy-ID:controllers:path; the path may hold colons.
-		_, afterID, ok1 := bytes.Cut(line, []byte(":"))
-		_, path, ok2 := bytes.Cut(afterID, []byte(":"))
+		_, afterID, ok1 := strings.Cut(line, ":")
+		_, path, ok2 := strings.Cut(afterID, ":")
 		if !ok1 || !ok2 {
 			return "", true, fmt.Errorf("cgroup line %q: want id:controllers:path", line)
 		}
 		lineID, lineContained := innermost(path)
 		contained = contained || lineContained
 		switch {
-		case lineID == nil:
-		case found == nil:
+		case lineID == "":
+		case found == "":
 			found = lineID
-		case !bytes.Equal(found, lineID):
+		case found != lineID:
 			return "", true, errAmbiguous
 		}
 	}
-	if found == nil {
+	if found == "" {
 		return "", contained, nil
 	}
-	return string(found), true, nil
+	return found, true, nil
 }
 
 // innermost returns the container id of a cgroup path's last component,
 // and whether any component names a container.
-func innermost(path []byte) ([]byte, bool) {
-	path = bytes.Trim(path, "/")
+func innermost(path string) (string, bool) {
+	path = strings.Trim(path, "/")
 	contained := false
-	var last, before []byte
+	var last, before string
 	for rest, more := path, true; more; {
-		var c []byte
-		c, rest, more = bytes.Cut(rest, []byte("/"))
-		if _, ok := componentID(c); ok || bytes.HasPrefix(c, []byte("libpod-conmon-")) {
+		var c string
+		c, rest, more = strings.Cut(rest, "/")
+		if _, ok := componentID(c); ok || strings.HasPrefix(c, "libpod-conmon-") {
 			contained = true
 		}
 		before, last = last, c
 	}
 	// crun puts Podman's container process one level down, in a
 	// cgroup of its own named "container".
-	if string(last) == "container" && before != nil && bytes.HasPrefix(before, []byte("libpod-")) {
+	if last == "container" && before != "" && strings.HasPrefix(before, "libpod-") {
 		last = before
 	}
 	id, _ := componentID(last)
@@ -82,22 +82,22 @@ func innermost(path []byte) ([]byte, bool) {
 // container's cgroup: the bare id (cgroupfs driver, under /docker or a
 // cgroup parent), docker-<id>.scope (systemd driver, rootful or rootless
 // under user@<uid>.service), libpod-<id>.scope (Podman).
-func componentID(c []byte) ([]byte, bool) {
+func componentID(c string) (string, bool) {
 	for _, prefix := range [...]string{"docker-", "libpod-"} {
-		if rest, ok := bytes.CutPrefix(c, []byte(prefix)); ok {
-			if id, ok := bytes.CutSuffix(rest, []byte(".scope")); ok && isID(id) {
+		if rest, ok := strings.CutPrefix(c, prefix); ok {
+			if id, ok := strings.CutSuffix(rest, ".scope"); ok && isID(id) {
 				return id, true
 			}
-			return nil, false
+			return "", false
 		}
 	}
 	if isID(c) {
 		return c, true
 	}
-	return nil, false
+	return "", false
 }
 
-func isID(s []byte) bool {
+func isID(s string) bool {
 	if len(s) != 64 {
 		return false
 	}

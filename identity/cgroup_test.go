@@ -48,7 +48,7 @@ func TestContainerID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, contained, err := ContainerID([]byte(tt.file))
+			id, contained, err := ContainerID(tt.file)
 			if (err != nil) != (tt.err != nil) || (tt.err == errAmbiguous && !errors.Is(err, errAmbiguous)) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}

@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 )
 
 // inspectTimeout bounds one container inspect: a connection's first
@@ -31,9 +31,9 @@ const inspectTimeout = 10 * time.Second
 // while the engine's event stream is there to say when it changes, and
 // drops it at once when the stream says so, or goes away.
 type Resolver struct {
-	rt   http.RoundTripper
-	proc string
-	log  *slog.Logger
+	rt    http.RoundTripper
+	procs *peerproc.Reader
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	cache map[string]*entry
@@ -42,29 +42,27 @@ type Resolver struct {
 	// nothing of the kind happened while it was asked for.
 	seq  uint64
 	live bool
-
-	namespaces namespaces
 }
 
 // entry is a verified container: what the engine said, and its init
 // process's cgroup, which its processes share.
 type entry struct {
 	container  filter.Container
-	initCgroup []byte
+	initCgroup string
 	// stale is set when the engine reported a change (die, destroy,
 	// rename) or the event stream went away: connections that settled
 	// on it settle again at their next request.
 	stale atomic.Bool
 }
 
-// New returns a Resolver that asks the engine through rt and reads the
-// peers' processes under procRoot (/proc). Run Watch to keep its cache;
-// without Watch every connection's identity is asked afresh.
-func New(rt http.RoundTripper, procRoot string, log *slog.Logger) *Resolver {
+// New returns a Resolver that asks the engine through rt and finds out
+// peers' processes with procs. Run Watch to keep its cache; without Watch
+// every connection's identity is asked afresh.
+func New(rt http.RoundTripper, procs *peerproc.Reader, log *slog.Logger) *Resolver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{rt: rt, proc: procRoot, log: log, cache: make(map[string]*entry)}
+	return &Resolver{rt: rt, procs: procs, log: log, cache: make(map[string]*entry)}
 }
 
 // Conn is one connection's peer, settled at its first request.
@@ -72,9 +70,9 @@ type Conn struct {
 	r    *Resolver
 	conn syscall.Conn
 	pid  int32
-	// cgroup is the peer's cgroup as read at accept, for the first
-	// settling only: a later one reads it again.
-	cgroup []byte
+	// proc is what was found out of the peer's process at accept, if
+	// anything, for the first settling only.
+	proc *peerproc.Facts
 
 	mu  sync.Mutex
 	cur atomic.Pointer[Identity]
@@ -92,11 +90,11 @@ type Identity struct {
 }
 
 // Conn returns the identity holder for a connection whose peer's pid is
-// pid (as SO_PEERCRED gave it). cgroup, if not nil, is its
-// /proc/<pid>/cgroup as read since it connected: it spares the first
-// settling a read.
-func (r *Resolver) Conn(conn syscall.Conn, pid int32, cgroup []byte) *Conn {
-	return &Conn{r: r, conn: conn, pid: pid, cgroup: cgroup}
+// pid (as SO_PEERCRED gave it). proc, if not nil, is what the resolver's
+// Reader found out of the peer at accept: it spares the first settling
+// asking again.
+func (r *Resolver) Conn(conn syscall.Conn, pid int32, proc *peerproc.Facts) *Conn {
+	return &Conn{r: r, conn: conn, pid: pid, proc: proc}
 }
 
 // Identity returns the peer's identity. The first call finds it out;
@@ -111,24 +109,30 @@ func (c *Conn) Identity(ctx context.Context) *Identity {
 	if id := c.cur.Load(); id != nil && (id.entry == nil || !id.entry.stale.Load()) {
 		return id
 	}
-	id := c.r.settle(ctx, c.conn, c.pid, c.cgroup)
-	c.cgroup = nil
+	id := c.r.settle(ctx, c.conn, c.pid, c.proc)
+	c.proc = nil
 	c.cur.Store(id)
 	return id
 }
 
-func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32, cgroup []byte) *Identity {
+func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32, proc *peerproc.Facts) *Identity {
 	unknown := func(why string) *Identity {
 		r.log.Debug("peer not named", "pid", pid, "why", why)
 		return &Identity{Contained: true, Why: why}
 	}
-	pp, err := readPeer(conn, pid, cgroup, r.proc, &r.namespaces)
+	if proc == nil {
+		var err error
+		if proc, err = r.procs.Read(conn, pid); err != nil {
+			return unknown(err.Error())
+		}
+	}
+	cgroup := proc.Cgroup()
+	id, contained, err := ContainerID(cgroup)
 	if err != nil {
 		return unknown(err.Error())
 	}
-	id := pp.id
 	switch {
-	case id == "" && (pp.contained || pp.nested):
+	case id == "" && (contained || proc.Nested):
 		return unknown("in a container or namespace the filter cannot name")
 	case id == "":
 		return &Identity{}
@@ -137,7 +141,7 @@ func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32, cgr
 	if err != nil {
 		return unknown(err.Error())
 	}
-	if !bytes.Equal(pp.cgroup, e.initCgroup) {
+	if cgroup != e.initCgroup {
 		return unknown("its cgroup names container " + id + " but is not that container's")
 	}
 	return &Identity{Container: &e.container, Contained: true, entry: e}
@@ -203,12 +207,12 @@ func (r *Resolver) verify(ctx context.Context, id string) (*entry, error) {
 		return nil, fmt.Errorf("pidfd of container %s's init: %w", id, err)
 	}
 	defer unix.Close(pidfd)
-	initCgroup, err := os.ReadFile(r.proc + "/" + strconv.Itoa(first.State.Pid) + "/cgroup")
+	initCgroup, err := os.ReadFile(r.procs.Root() + "/" + strconv.Itoa(first.State.Pid) + "/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("read the cgroup of container %s's init: %w", id, err)
 	}
-	if exited, err := hasExited(pidfd); err != nil || exited {
-		return nil, fmt.Errorf("container %s's init exited: %w", id, errors.Join(errExited, err))
+	if exited, err := peerproc.Exited(pidfd); err != nil || exited {
+		return nil, fmt.Errorf("container %s's init exited: %w", id, errors.Join(peerproc.ErrExited, err))
 	}
 	again, err := r.inspect(ctx, id)
 	if err != nil {
@@ -221,7 +225,7 @@ func (r *Resolver) verify(ctx context.Context, id string) (*entry, error) {
 		container: filter.Container{
 			ID: id, Name: trimSlash(first.Name), Image: first.Config.Image, Labels: first.Config.Labels,
 		},
-		initCgroup: initCgroup,
+		initCgroup: string(initCgroup),
 	}, nil
 }
 

@@ -151,6 +151,15 @@ func TestContainerIdentity(t *testing.T) {
 		want(t, statuses(t, sh), "403", "403")
 		waitLog(t, f, "is not that container's")
 	})
+	t.Run("a process that moves to another cgroup is who it first was", func(t *testing.T) {
+		// Root on the host connects, then moves itself into a cgroup
+		// named after the web container and connects again: it was
+		// found out at its first connection and is remembered (where
+		// pidfds are pidfs files, as on the kernels this suite runs on).
+		web := sleeper(t, "dsf-id-web")
+		fake := fakeCgroup(t, "docker-"+web+".scope")
+		want(t, onHost("-sock", f.sock, "-join", fake, paths), "403", "200")
+	})
 	t.Run("a host process in a pid namespace of its own is not the host", func(t *testing.T) {
 		// Root, in the host's cgroup, but sandboxed: the filter cannot
 		// tell it from a contained process, so it gets neither root's
@@ -160,13 +169,13 @@ func TestContainerIdentity(t *testing.T) {
 		waitLog(t, f, "in a container or namespace the filter cannot name")
 		want(t, onHost("-sock", f.sock, paths), "403", "200")
 	})
-	t.Run("a peer that exited before its request is nobody", func(t *testing.T) {
-		// Root on the host, but the process that connected is gone when
-		// its connection asks: its /proc entry could be anyone's.
-		// The test does not reap the process that connected until its
-		// child has its answer: its /proc entry is still there, and only
-		// its pidfd tells it is gone.
-		cmd := exec.Command(client, "-sock", f.sock, "-handoff", "-paths="+version)
+	t.Run("a connection handed on is still the process that connected", func(t *testing.T) {
+		// Root on the host asks once, then hands its connection to a
+		// child that asks again once root's process is gone: the
+		// connection is whoever connected, as its credentials are,
+		// found out while that process ran (a process that exits
+		// before that is nobody: internal/peerproc tests it).
+		cmd := exec.Command(client, "-sock", f.sock, "-handoff", "-paths="+version+","+version)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -174,12 +183,19 @@ func TestContainerIdentity(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		line, err := bufio.NewReader(out).ReadString('\n')
-		cmd.Wait()
-		if !strings.HasPrefix(line, "STATUS 403 ") {
-			t.Errorf("after the connecting process exited: %q (%v), want a 403", line, err)
+		r := bufio.NewReader(out)
+		var got []string
+		for range 2 {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("after %q: %v", got, err)
+			}
+			got = append(got, line[:min(len(line), len("STATUS 200"))])
 		}
-		want(t, onHost("-sock", f.sock, "-paths="+version), "200")
+		cmd.Wait()
+		if got[0] != "STATUS 200" || got[1] != "STATUS 200" {
+			t.Errorf("root, then its child after root's process exited: %q, want 200 both", got)
+		}
 	})
 	t.Run("docker exec counts as the container", func(t *testing.T) {
 		web := sleeper(t, "dsf-id-web")

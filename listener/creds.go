@@ -6,6 +6,7 @@ import (
 	"net"
 	"unsafe"
 
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,10 +18,10 @@ type Creds struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32 // supplementary groups, from SO_PEERGROUPS
-	// Cgroup is the peer's /proc/<pid>/cgroup as read at accept (from
-	// /proc, the daemon's own view), or nil if it could not be read. It is unverified: until the peer's pidfd
-	// shows it still running, the pid may have been another's by then.
-	Cgroup []byte
+	// Proc is where the peer's process runs, found out at accept with
+	// Config.Procs, or nil: no Procs, or the process could not be
+	// found out (it may have exited, or run where the filter cannot see).
+	Proc *peerproc.Facts
 }
 
 // ReadCreds reads SO_PEERCRED and SO_PEERGROUPS from a connected socket.

@@ -11,12 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/docker-socket-filter/docker-socket-filter/internal/procfs"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,6 +45,10 @@ type Config struct {
 	// taken the rest. It is asked only once the rest is taken.
 	Reserve  int
 	Reserved func(Arrival) bool
+
+	// Procs, when set, finds out at accept where each peer's process
+	// runs (Creds.Proc), before CountAs is asked.
+	Procs *peerproc.Reader
 
 	// CountAs is the key a connection counts under for
 	// MaxConnsPerUID: by default its uid; the daemon adds where the peer
@@ -207,14 +210,15 @@ func clearStale(path string) error {
 
 // Listener accepts connections and reads each one's peer credentials.
 type Listener struct {
-	ul   *net.UnixListener
-	name string
-	log  *slog.Logger
-	adm  *Admission
+	ul    *net.UnixListener
+	name  string
+	log   *slog.Logger
+	adm   *Admission
+	procs *peerproc.Reader
 }
 
 func newListener(ul *net.UnixListener, cfg Config, adm *Admission) *Listener {
-	return &Listener{ul: ul, log: cfg.Log, adm: adm}
+	return &Listener{ul: ul, log: cfg.Log, adm: adm, procs: cfg.Procs}
 }
 
 // Accept waits for the next connection. Its credentials are read at once;
@@ -235,8 +239,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		// Read once here, for the per-uid count and the caller's identity.
-		creds.Cgroup, _ = procfs.ReadFile("/proc/" + strconv.Itoa(int(creds.PID)) + "/cgroup")
+		if l.procs != nil {
+			// Found out once here, for the per-uid count and the
+			// caller's identity; a failure is the identity's to say.
+			creds.Proc, _ = l.procs.Read(c, creds.PID)
+		}
 		key, refusal := l.adm.admit(Arrival{Conn: c, Creds: creds, Name: l.name, Path: l.ul.Addr().String()})
 		if refusal != nil {
 			l.adm.answer(c, refusal)

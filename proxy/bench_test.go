@@ -14,6 +14,7 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/identity"
 	"github.com/docker-socket-filter/docker-socket-filter/internal/logfmt"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
 
@@ -97,7 +98,7 @@ func keepAlive(b *testing.B, answer, req, want string) {
 }
 
 // BenchmarkNewConnPing is GET /_ping on a new connection each time, as
-// the daemon serves it: the peer's credentials and cgroup read at accept,
+// the daemon serves it: the peer's credentials and process found out at accept,
 // its identity settled at the first request, the request logged.
 func BenchmarkNewConnPing(b *testing.B) {
 	engine := rawEngine(b, pingAnswer)
@@ -110,10 +111,11 @@ func BenchmarkNewConnPing(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := slog.New(logfmt.New(io.Discard, false, nil))
+	procs := peerproc.New("/proc")
 	p := proxy.New(proxy.Config{Upstream: engine, Log: log,
-		Identity: identity.New(proxy.UnixTransport(engine, 1), "/proc", log)}, policy)
+		Identity: identity.New(proxy.UnixTransport(engine, 1), procs, log)}, policy)
 	b.Cleanup(func() { p.StopWatches(); p.CloseIdleUpstream() })
-	sock := serve(b, p.NewServer())
+	sock := serveFinding(b, p.NewServer(), procs)
 	req := []byte("GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: bench\r\n\r\n")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -25,11 +25,11 @@ func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
 	if lc, ok := c.(*listener.Conn); ok {
 		info.creds, info.known = lc.Creds, true
 		if p.identity != nil {
-			info.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID, lc.Creds.Cgroup)
+			info.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID, lc.Creds.Proc)
 		}
-		// The identity keeps the accept-time cgroup until it settles;
+		// The identity keeps the accept-time facts until it settles;
 		// a long-lived connection (an idle stream) need not.
-		info.creds.Cgroup, lc.Creds.Cgroup = nil, nil
+		info.creds.Proc, lc.Creds.Proc = nil, nil
 	}
 	p.conns.add(c, info)
 	return context.WithValue(ctx, connKey{}, info)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/internal/h1"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
@@ -79,8 +80,15 @@ func newProxyConfig(t testing.TB, cfg proxy.Config) (*proxy.Proxy, *h1.Server) {
 
 func serve(t testing.TB, srv *h1.Server) string {
 	t.Helper()
+	return serveFinding(t, srv, nil)
+}
+
+// serveFinding serves srv as serve does, finding out each peer's process
+// at accept with procs, as the daemon does.
+func serveFinding(t testing.TB, srv *h1.Server, procs *peerproc.Reader) string {
+	t.Helper()
 	sock := filepath.Join(shortDir(t), "f.sock")
-	ls, err := listener.Open(nil, listener.Config{Path: sock, Mode: 0o600})
+	ls, err := listener.Open(nil, listener.Config{Path: sock, Mode: 0o600, Procs: procs})
 	if err != nil {
 		t.Fatal(err)
 	}

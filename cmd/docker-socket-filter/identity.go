@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/identity"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
@@ -17,8 +18,8 @@ import (
 // newResolver names the containers peers run in, asking the engine over
 // connections of its own so that the event stream it holds takes none of
 // the proxy's.
-func newResolver(ctx context.Context, upstream string, log *slog.Logger) *identity.Resolver {
-	r := identity.New(proxy.UnixTransport(upstream, 4), "/proc", log)
+func newResolver(ctx context.Context, upstream string, procs *peerproc.Reader, log *slog.Logger) *identity.Resolver {
+	r := identity.New(proxy.UnixTransport(upstream, 4), procs, log)
 	go r.Watch(ctx)
 	return r
 }
@@ -76,20 +77,21 @@ func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival
 	// hold every socket's accepts. Not found in time is not a container.
 	ctx, cancel := context.WithTimeout(ctx, reserveLookupTimeout)
 	defer cancel()
-	id := r.Conn(a.Conn, a.Creds.PID, a.Creds.Cgroup).Identity(ctx)
+	id := r.Conn(a.Conn, a.Creds.PID, a.Creds.Proc).Identity(ctx)
 	c.Container, c.Contained = id.Container, id.Contained
 	return c
 }
 
 // countAs counts a connection under its uid and where its peer runs, as
-// its cgroup tells (unverified: it only keeps containers' and the host's
-// counts apart, and a spoof gains nothing but its own count).
+// its cgroup tells (not verified against the engine: it only keeps
+// containers' and the host's counts apart, and a spoof gains nothing but
+// its own count).
 func countAs(a listener.Arrival) string {
 	uid := strconv.FormatUint(uint64(a.Creds.UID), 10)
-	if a.Creds.Cgroup == nil {
+	if a.Creds.Proc == nil {
 		return uid
 	}
-	switch id, contained, _ := identity.ContainerID(a.Creds.Cgroup); {
+	switch id, contained, _ := identity.ContainerID(a.Creds.Proc.Cgroup()); {
 	case id != "":
 		return uid + " in container " + id[:12]
 	case contained:

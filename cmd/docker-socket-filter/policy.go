@@ -16,6 +16,7 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/config"
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/identity"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
 
@@ -190,7 +191,7 @@ func explain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	}
 	caller := filter.Caller{Peer: peer, Known: true, Socket: filter.Socket{Name: *socket, Path: *socket}}
 	if *containerRef != "" {
-		r := identity.New(proxy.UnixTransport(enginePath, 1), "/proc", nil)
+		r := identity.New(proxy.UnixTransport(enginePath, 1), peerproc.New("/proc"), nil)
 		c, err := r.Lookup(context.Background(), *containerRef)
 		if err != nil {
 			fmt.Fprintf(stderr, "docker-socket-filter: --container: %v\n", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/internal/h1"
 	"github.com/docker-socket-filter/docker-socket-filter/internal/logfmt"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"github.com/docker-socket-filter/docker-socket-filter/learn"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
@@ -260,14 +261,17 @@ func runServer(f *serveFlags, lookup func(string) (string, bool), log *slog.Logg
 	defer func() { stopFlush(); <-flushed }()
 	identities, stopIdentities := context.WithCancel(context.Background())
 	defer stopIdentities()
-	resolver := newResolver(identities, upstreamPath, log)
+	// One Reader for the accept and the identity: what the accept found
+	// out of a process, the identity finds remembered.
+	procs := peerproc.New("/proc")
+	resolver := newResolver(identities, upstreamPath, procs, log)
 	// The reserve follows the policy in force, and is asked for only once
 	// the rest is taken: then the caller's container is found out too.
 	var p *proxy.Proxy
 	lcfg := listener.Config{
 		Path: f.listen, Mode: fs.FileMode(mode), Group: group, Log: log,
 		MaxConnsPerUID: f.maxConnsPerUID, MaxConns: f.maxConns, Reserve: f.reserveConns,
-		CountAs: countAs,
+		Procs: procs, CountAs: countAs,
 		Reserved: func(a listener.Arrival) bool {
 			return p.Policy().Lists(arrivalCaller(identities, resolver, a))
 		},

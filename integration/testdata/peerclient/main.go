@@ -25,7 +25,8 @@ func main() {
 	paths := flag.String("paths", "/_ping", "comma-separated paths to GET in turn on one connection")
 	wait := flag.Bool("wait", false, "read a line from standard input before each request after the first")
 	setuid := flag.Int("setuid", -1, "take this uid before connecting")
-	handoff := flag.Bool("handoff", false, "connect, hand the connection to a child and exit: the child asks once this process is gone")
+	handoff := flag.Bool("handoff", false, "ask the first path, then hand the connection to a child and exit: the child asks the rest once this process is gone")
+	join := flag.String("join", "", "after the first answer, move this process into this cgroup directory and ask the rest on a new connection")
 	childFD := flag.Int("child-fd", -1, "internal: the connection handed over, and the pid to outlive")
 	parent := flag.Int("parent", 0, "internal: the pid to outlive")
 	sleep := flag.Bool("sleep", false, "wait for a signal, as a container's main process")
@@ -56,26 +57,28 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if *handoff {
-		f, err := conn.(*net.UnixConn).File()
-		if err != nil {
-			fail(err)
-		}
-		cmd := exec.Command(os.Args[0], "-child-fd", "3", "-parent", strconv.Itoa(os.Getpid()), "-paths", *paths)
-		cmd.ExtraFiles = []*os.File{f}
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Start(); err != nil {
-			fail(err)
-		}
-		return
-	}
 	br := bufio.NewReader(conn)
 	in := bufio.NewReader(os.Stdin)
-	for i, p := range strings.Split(*paths, ",") {
+	all := strings.Split(*paths, ",")
+	for i, p := range all {
 		if i > 0 && *wait {
 			if _, err := in.ReadString('\n'); err != nil {
 				fail(err)
 			}
+		}
+		if i > 0 && *handoff {
+			handOff(conn, all[i:])
+			return
+		}
+		if i == 1 && *join != "" {
+			if err := os.WriteFile(*join+"/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+				fail(err)
+			}
+			conn.Close()
+			if conn, err = net.Dial("unix", *sock); err != nil {
+				fail(err)
+			}
+			br = bufio.NewReader(conn)
 		}
 		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: docker\r\n\r\n", p)
 		resp, err := http.ReadResponse(br, nil)
@@ -94,6 +97,20 @@ func main() {
 			}
 			br = bufio.NewReader(conn)
 		}
+	}
+}
+
+// handOff gives conn to a child that asks paths once this process is gone.
+func handOff(conn net.Conn, paths []string) {
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		fail(err)
+	}
+	cmd := exec.Command(os.Args[0], "-child-fd", "3", "-parent", strconv.Itoa(os.Getpid()), "-paths", strings.Join(paths, ","))
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fail(err)
 	}
 }
 
