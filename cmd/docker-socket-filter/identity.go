@@ -85,11 +85,13 @@ func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival
 // countAs counts a connection under its uid and where its peer runs, as
 // its cgroup tells (not verified against the engine: it only keeps
 // containers' and the host's counts apart, and a spoof gains nothing but
-// its own count).
+// its own count). A peer that could not be found out (gone by its
+// accept, say) counts apart from the host's processes of its uid, which
+// peers from a container could otherwise crowd out.
 func countAs(a listener.Arrival) string {
 	uid := strconv.FormatUint(uint64(a.Creds.UID), 10)
 	if a.Creds.Proc == nil {
-		return uid
+		return uid + " whose process was not found out"
 	}
 	switch id, contained, _ := identity.ContainerID(a.Creds.Proc.Cgroup()); {
 	case id != "":

@@ -2,7 +2,7 @@
 // connection runs: its cgroup, and whether its pid namespace is the
 // filter's. It reads them while the process's pidfd (SO_PEERPIDFD) shows
 // it alive, so that a pid taken by another process since the connection
-// cannot answer for it, and remembers them for the process's life by its
+// cannot answer for it, and remembers them while the process runs by its
 // pidfs inode, which no other process has while the system runs: a
 // process that connects again costs no /proc read.
 package peerproc
@@ -45,11 +45,18 @@ type Reader struct {
 	// and tell nothing).
 	pidfs   int8
 	byInode map[uint64]*Facts
+	bytes   int
 }
 
-// maxRemembered bounds what a Reader remembers: past it, it forgets all.
-// The cgroup texts are shared between the processes of one cgroup.
-const maxRemembered = 4096
+// maxRemembered and maxRememberedBytes bound what a Reader remembers: the
+// processes, and the length of their cgroup files, counted for each
+// process although the processes of one cgroup share one text (a file
+// with a line per v1 hierarchy is a few hundred bytes; a cgroup delegated
+// to a user may have a path of up to 4 KiB).
+const (
+	maxRemembered      = 4096
+	maxRememberedBytes = 2 << 20
+)
 
 // New returns a Reader of the /proc mounted at root.
 func New(root string) *Reader { return &Reader{root: root} }
@@ -60,10 +67,10 @@ func (r *Reader) Root() string { return r.root }
 // Read returns the Facts of the process that connected conn, whose pid
 // SO_PEERCRED gave as pid.
 //
-// They are remembered for the process's life. A process does not change
+// They are remembered while the process runs. A process does not change
 // its pid namespace; its cgroup changes only when root (or whoever the
-// cgroup is delegated to, such as the process itself) moves it, and a
-// process that moves itself must not become someone else by it.
+// cgroup is delegated to, such as the process itself) moves it, and it
+// keeps the Facts it had at its first connection.
 func (r *Reader) Read(conn syscall.Conn, pid int32) (*Facts, error) {
 	if pid <= 0 {
 		return nil, errors.New("the peer's pid is not visible from the filter's pid namespace")
@@ -79,12 +86,34 @@ func (r *Reader) Read(conn syscall.Conn, pid int32) (*Facts, error) {
 		f := r.byInode[inode]
 		r.mu.Unlock()
 		if f != nil {
+			// Linux 6.16 and later hand out a pidfd even for a peer
+			// that is gone: what is remembered answers for a live one.
+			if exited, err := Exited(pidfd); err != nil || exited {
+				return nil, errors.Join(ErrExited, err)
+			}
 			return f, nil
 		}
 	}
-	cgroup, err := procfs.ReadFile(r.root + "/" + strconv.Itoa(int(pid)) + "/cgroup")
+	proc := r.root + "/" + strconv.Itoa(int(pid))
+	cgroup, err := procfs.ReadFile(proc + "/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("read the peer's cgroup: %w", err)
+	}
+	if hasV1Lines(cgroup) {
+		// A process whose leader thread is exiting reads as in the
+		// root cgroup of every v1 hierarchy, while its other threads
+		// run on where they were: the host's cgroup, for all the
+		// file says. Read after the cgroup: the flag stays once set.
+		stat, err := procfs.ReadFile(proc + "/stat")
+		if err != nil {
+			return nil, fmt.Errorf("read the peer's stat: %w", err)
+		}
+		switch exiting, err := exiting(stat); {
+		case err != nil:
+			return nil, err
+		case exiting:
+			return nil, errors.New("the peer's leader thread is exiting: its cgroup v1 lines do not say where it runs")
+		}
 	}
 	// The pidfd's own fdinfo, unlike the process's status, is the
 	// filter's to read, costs the kernel little to write, and cannot be
@@ -102,14 +131,23 @@ func (r *Reader) Read(conn syscall.Conn, pid int32) (*Facts, error) {
 	}
 	f := &Facts{cgroup: unique.Make(string(cgroup)), Nested: depth > 1}
 	if remember {
-		r.mu.Lock()
-		if r.byInode == nil || len(r.byInode) >= maxRemembered {
-			r.byInode = make(map[uint64]*Facts)
-		}
-		r.byInode[inode] = f
-		r.mu.Unlock()
+		r.remember(inode, f)
 	}
 	return f, nil
+}
+
+// remember keeps f for the process of inode, within the bounds: past
+// them, everything is forgotten, and the processes connecting next are
+// read afresh.
+func (r *Reader) remember(inode uint64, f *Facts) {
+	size := len(f.Cgroup())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byInode == nil || len(r.byInode) >= maxRemembered || r.bytes+size > maxRememberedBytes {
+		r.byInode, r.bytes = make(map[uint64]*Facts), 0
+	}
+	r.byInode[inode] = f
+	r.bytes += size
 }
 
 // inode returns the pidfs inode of pidfd, if pidfds are pidfs files
@@ -156,6 +194,8 @@ func peerPidfd(conn syscall.Conn) (int, error) {
 	}
 	if sockErr != nil {
 		// ESRCH (or EINVAL before Linux 6.9): the peer is gone already.
+		// From Linux 6.16 a gone peer may get a pidfd all the same, which
+		// shows it exited.
 		return -1, fmt.Errorf("SO_PEERPIDFD: %w", sockErr)
 	}
 	return pidfd, nil
@@ -194,4 +234,40 @@ func nsDepth(fdinfo []byte) (int, error) {
 		}
 	}
 	return 0, errors.New("the peer's pidfd fdinfo has no NSpid line")
+}
+
+// pfExiting is the kernel's PF_EXITING task flag.
+const pfExiting = 0x4
+
+// exiting reports whether a /proc/<pid>/stat line says its task is
+// exiting or has exited: PF_EXITING in its flags, or its state Z or X.
+// The command's name, in parentheses, may hold anything, parentheses
+// included: the fields are those after the last ')'.
+func exiting(stat []byte) (bool, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false, errors.New("the peer's stat has no command name")
+	}
+	// state ppid pgrp session tty_nr tpgid flags
+	fields := bytes.Fields(stat[i+1:])
+	if len(fields) < 7 {
+		return false, errors.New("the peer's stat is cut short")
+	}
+	flags, err := strconv.ParseUint(string(fields[6]), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("the peer's stat flags: %w", err)
+	}
+	state := string(fields[0])
+	return flags&pfExiting != 0 || state == "Z" || state == "X", nil
+}
+
+// hasV1Lines reports whether a cgroup file has a line for a cgroup v1
+// hierarchy: on those, the kernel says "/" for a task that is exiting.
+func hasV1Lines(cgroup []byte) bool {
+	for line := range bytes.Lines(cgroup) {
+		if !bytes.HasPrefix(line, []byte("0::")) {
+			return true
+		}
+	}
+	return false
 }

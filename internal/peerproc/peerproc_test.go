@@ -1,13 +1,17 @@
 package peerproc
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"unique"
 
 	"golang.org/x/sys/unix"
 )
@@ -144,21 +148,55 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
-// TestMain lets the test binary be the peer that connects and exits.
+func init() {
+	if os.Getenv("PEERPROC_TEST_LEADER_EXITS") != "" {
+		// The main thread must stay the thread group's leader.
+		runtime.LockOSThread()
+	}
+}
+
+// TestMain lets the test binary be the peers the tests need.
 func TestMain(m *testing.M) {
 	if sock := os.Getenv("PEERPROC_TEST_CONNECT"); sock != "" {
+		// Connects, and exits once its standard input ends.
 		if _, err := net.Dial("unix", sock); err != nil {
 			os.Exit(2)
 		}
+		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
+	}
+	if sock := os.Getenv("PEERPROC_TEST_LEADER_EXITS"); sock != "" {
+		// Its main thread exits and its process runs on: the leader is
+		// a zombie, and on cgroup v1 hierarchies the kernel then says
+		// "/" for its cgroup. Another thread connects once it is.
+		go func() {
+			for !leaderIsZombie() {
+				runtime.Gosched()
+			}
+			if _, err := net.Dial("unix", sock); err != nil {
+				os.Exit(2)
+			}
+			select {}
+		}()
+		unix.Syscall(unix.SYS_EXIT, 0, 0, 0)
 	}
 	os.Exit(m.Run())
 }
 
-// TestExitedPeerIsNotFoundOut: a peer that exited before it was found
-// out is not, even while its /proc entry is still there (it is not
-// reaped yet), since its pid could by then be another process's.
-func TestExitedPeerIsNotFoundOut(t *testing.T) {
+func leaderIsZombie() bool {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		os.Exit(3)
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// peer starts the test binary as a peer of a new socket, with env set,
+// and returns its connection; closing stdin makes the
+// PEERPROC_TEST_CONNECT one exit.
+func peer(t *testing.T, env string) (*exec.Cmd, *net.UnixConn, io.WriteCloser) {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "s")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -166,15 +204,85 @@ func TestExitedPeerIsNotFoundOut(t *testing.T) {
 	}
 	defer l.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PEERPROC_TEST_CONNECT="+sock)
+	cmd.Env = append(os.Environ(), env+"="+sock)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	conn, err := l.AcceptUnix()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return cmd, conn, stdin
+}
+
+// TestRememberedOnlyWhileAlive: a process found out and remembered is not
+// found out again once it exited, on the same connection or another:
+// Linux 6.16 and later hand out a pidfd even for a reaped peer.
+func TestRememberedOnlyWhileAlive(t *testing.T) {
+	cmd, conn, stdin := peer(t, "PEERPROC_TEST_CONNECT")
+	r := New("/proc")
+	if _, err := r.Read(conn, int32(cmd.Process.Pid)); err != nil {
+		t.Fatalf("the live peer: %v", err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := r.Read(conn, int32(cmd.Process.Pid)); err == nil {
+		t.Errorf("a reaped peer was answered from memory: %q", f.Cgroup())
+	}
+}
+
+// TestExitingLeaderIsNotFoundOut: a process whose leader thread exited
+// while others run on is not found out: its cgroup file may say "/"
+// where it runs in a container.
+func TestExitingLeaderIsNotFoundOut(t *testing.T) {
+	cmd, conn, _ := peer(t, "PEERPROC_TEST_LEADER_EXITS")
+	if f, err := New("/proc").Read(conn, int32(cmd.Process.Pid)); err == nil {
+		t.Errorf("a process whose leader exited was found out: %q", f.Cgroup())
+	}
+}
+
+// TestExiting: the flags and state of /proc/<pid>/stat, whatever the
+// command's name holds.
+func TestExiting(t *testing.T) {
+	cases := []struct {
+		name, stat string
+		exiting    bool
+		ok         bool
+	}{
+		{"running", "42 (sh) S 1 42 42 0 -1 4194560 100 0", false, true},
+		{"exiting", "42 (sh) S 1 42 42 0 -1 4194564 100 0", true, true},
+		{"a zombie", "42 (sh) Z 1 42 42 0 -1 4194560 100 0", true, true},
+		{"dead", "42 (sh) X 1 42 42 0 -1 4194560 100 0", true, true},
+		{"a name with spaces and parens", "42 (a) Z (b) S 1 42 42 0 -1 4194560 1", false, true},
+		{"a name that hides an exiting flag", "42 (x) S 1 1 1 0 -1 4) S 1 42 42 0 -1 4194560 1", false, true},
+		{"cut short", "42 (sh) S 1 42", false, false},
+		{"no name", "42 sh S 1 42 42 0 -1 4194560", false, false},
+		{"flags not a number", "42 (sh) S 1 42 42 0 -1 x 1", false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			exiting, err := exiting([]byte(c.stat))
+			if (err == nil) != c.ok || exiting != c.exiting {
+				t.Errorf("exiting %v (%v), want %v (ok %v)", exiting, err, c.exiting, c.ok)
+			}
+		})
+	}
+}
+
+// TestExitedPeerIsNotFoundOut: a peer that exited before it was found
+// out is not, even while its /proc entry is still there (it is not
+// reaped yet), since its pid could by then be another process's.
+func TestExitedPeerIsNotFoundOut(t *testing.T) {
+	cmd, conn, stdin := peer(t, "PEERPROC_TEST_CONNECT")
+	stdin.Close()
 	// Exited, and left a zombie: its /proc/<pid> is still there.
 	var info unix.Siginfo
 	if err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
@@ -193,6 +301,36 @@ func TestExitedPeerIsNotFoundOut(t *testing.T) {
 	cmd.Wait()
 	if f, err := r.Read(conn, int32(cmd.Process.Pid)); err == nil {
 		t.Errorf("a reaped peer was found out: %q", f.Cgroup())
+	}
+}
+
+// TestRememberedWithinBounds: however many processes connect, and however
+// long their cgroup files, what is remembered stays within the bounds.
+func TestRememberedWithinBounds(t *testing.T) {
+	cases := []struct {
+		name  string
+		procs int
+		size  int
+	}{
+		{"many processes", 3 * maxRemembered, 300},
+		{"long cgroup paths", maxRemembered, 40 << 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var r Reader
+			for i := range c.procs {
+				// Each its own text, as if each had a cgroup of its own.
+				text := strconv.Itoa(i) + strings.Repeat("/x", c.size/2)
+				r.remember(uint64(i), &Facts{cgroup: unique.Make(text)})
+				if len(r.byInode) > maxRemembered || r.bytes > maxRememberedBytes {
+					t.Fatalf("after %d processes: %d remembered, %d bytes", i+1, len(r.byInode), r.bytes)
+				}
+			}
+			last := uint64(c.procs - 1)
+			if r.byInode[last] == nil {
+				t.Error("the last process was not remembered")
+			}
+		})
 	}
 }
 
