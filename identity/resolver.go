@@ -56,8 +56,10 @@ type entry struct {
 }
 
 // New returns a Resolver that asks the engine through rt and finds out
-// peers' processes with procs. Run Watch to keep its cache; without Watch
-// every connection's identity is asked afresh.
+// peers' processes with procs, which must not be nil: the listener's, so
+// that what it found out at accept is remembered for the identity. Run
+// Watch to keep its cache; without Watch every connection's identity is
+// asked afresh.
 func New(rt http.RoundTripper, procs *peerproc.Reader, log *slog.Logger) *Resolver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -132,7 +134,7 @@ func (r *Resolver) settle(ctx context.Context, conn syscall.Conn, pid int32, pro
 		return unknown(err.Error())
 	}
 	switch {
-	case id == "" && (contained || proc.Nested):
+	case id == "" && (contained || proc.Nested()):
 		return unknown("in a container or namespace the filter cannot name")
 	case id == "":
 		return &Identity{}

@@ -1,7 +1,8 @@
 // Package listener serves the filter's listening unix sockets, those it is
 // handed already listening or the one it creates, and tags each accepted
 // connection with the peer credentials the kernel recorded when the peer
-// connected.
+// connected and, with Config.Procs, where the peer's process runs, found
+// out at accept.
 package listener
 
 import (

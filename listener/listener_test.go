@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -252,5 +253,44 @@ func TestOpenKeepsGroupByDefault(t *testing.T) {
 	}
 	if got := fi.Sys().(*syscall.Stat_t).Gid; got != uint32(os.Getegid()) {
 		t.Errorf("group %d, want the daemon's %d", got, os.Getegid())
+	}
+}
+
+// TestAcceptFindsOutThePeer: with Procs, an accepted connection carries
+// where its peer's process runs, found out before CountAs is asked; one
+// whose process cannot be found out is still served, with nothing.
+func TestAcceptFindsOutThePeer(t *testing.T) {
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		procs  *peerproc.Reader
+		cgroup string
+	}{
+		{"found out", peerproc.New("/proc"), string(own)},
+		{"not found out", peerproc.New(t.TempDir()), ""},
+		{"not asked", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s.sock")
+			var counted *peerproc.Facts
+			ls, err := Open(nil, Config{Path: path, Mode: 0o600, Procs: c.procs,
+				CountAs: func(a Arrival) string { counted = a.Creds.Proc; return "k" }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ls[0].Close()
+			creds := ping(t, ls[0], path)
+			got := ""
+			if creds.Proc != nil {
+				got = creds.Proc.Cgroup()
+			}
+			if got != c.cgroup || counted != creds.Proc {
+				t.Errorf("the connection's cgroup %q (counted with %v), want %q", got, counted, c.cgroup)
+			}
+		})
 	}
 }

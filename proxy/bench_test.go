@@ -115,7 +115,7 @@ func BenchmarkNewConnPing(b *testing.B) {
 	p := proxy.New(proxy.Config{Upstream: engine, Log: log,
 		Identity: identity.New(proxy.UnixTransport(engine, 1), procs, log)}, policy)
 	b.Cleanup(func() { p.StopWatches(); p.CloseIdleUpstream() })
-	sock := serveFinding(b, p.NewServer(), procs)
+	sock := serveWithProcs(b, p.NewServer(), procs)
 	req := []byte("GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: bench\r\n\r\n")
 	b.ReportAllocs()
 	for b.Loop() {

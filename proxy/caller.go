@@ -27,8 +27,8 @@ func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
 		if p.identity != nil {
 			info.identity = p.identity.Conn(lc.UnixConn, lc.Creds.PID, lc.Creds.Proc)
 		}
-		// The identity keeps the accept-time facts until it settles;
-		// a long-lived connection (an idle stream) need not.
+		// The identity has the accept-time facts; nothing else on the
+		// connection uses them.
 		info.creds.Proc, lc.Creds.Proc = nil, nil
 	}
 	p.conns.add(c, info)

@@ -80,12 +80,12 @@ func newProxyConfig(t testing.TB, cfg proxy.Config) (*proxy.Proxy, *h1.Server) {
 
 func serve(t testing.TB, srv *h1.Server) string {
 	t.Helper()
-	return serveFinding(t, srv, nil)
+	return serveWithProcs(t, srv, nil)
 }
 
-// serveFinding serves srv as serve does, finding out each peer's process
+// serveWithProcs serves srv as serve does, finding out each peer's process
 // at accept with procs, as the daemon does.
-func serveFinding(t testing.TB, srv *h1.Server, procs *peerproc.Reader) string {
+func serveWithProcs(t testing.TB, srv *h1.Server, procs *peerproc.Reader) string {
 	t.Helper()
 	sock := filepath.Join(shortDir(t), "f.sock")
 	ls, err := listener.Open(nil, listener.Config{Path: sock, Mode: 0o600, Procs: procs})

@@ -11,6 +11,7 @@ import (
 	"github.com/docker-socket-filter/docker-socket-filter/filter"
 	"github.com/docker-socket-filter/docker-socket-filter/identity"
 	"github.com/docker-socket-filter/docker-socket-filter/internal/peerproc"
+	"github.com/docker-socket-filter/docker-socket-filter/internal/procfs"
 	"github.com/docker-socket-filter/docker-socket-filter/listener"
 	"github.com/docker-socket-filter/docker-socket-filter/proxy"
 )
@@ -85,19 +86,34 @@ func arrivalCaller(ctx context.Context, r *identity.Resolver, a listener.Arrival
 // countAs counts a connection under its uid and where its peer runs, as
 // its cgroup tells (not verified against the engine: it only keeps
 // containers' and the host's counts apart, and a spoof gains nothing but
-// its own count). A peer that could not be found out (gone by its
-// accept, say) counts apart from the host's processes of its uid, which
-// peers from a container could otherwise crowd out.
+// its own count). Only a peer found out to run on the host counts with the
+// host's processes of its uid. One that could not be found out (gone by
+// its accept, or on a kernel without SO_PEERPIDFD) is counted by its
+// cgroup as read now, unchecked, and otherwise apart from the host's: peers
+// from a container must not crowd host root out of its connections.
 func countAs(a listener.Arrival) string {
 	uid := strconv.FormatUint(uint64(a.Creds.UID), 10)
-	if a.Creds.Proc == nil {
-		return uid + " whose process was not found out"
+	var cgroup string
+	switch {
+	case a.Creds.Proc != nil:
+		cgroup = a.Creds.Proc.Cgroup()
+	default:
+		b, err := procfs.ReadFile("/proc/" + strconv.Itoa(int(a.Creds.PID)) + "/cgroup")
+		if err != nil {
+			return uid + notFoundOut
+		}
+		cgroup = string(b)
 	}
-	switch id, contained, _ := identity.ContainerID(a.Creds.Proc.Cgroup()); {
+	switch id, contained, _ := identity.ContainerID(cgroup); {
 	case id != "":
 		return uid + " in container " + id[:12]
 	case contained:
 		return uid + " in a container"
+	case a.Creds.Proc == nil:
+		return uid + notFoundOut
 	}
 	return uid
 }
+
+// notFoundOut ends the count key of a peer not found out to run anywhere.
+const notFoundOut = " whose process was not found out"

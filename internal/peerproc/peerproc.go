@@ -2,9 +2,10 @@
 // connection runs: its cgroup, and whether its pid namespace is the
 // filter's. It reads them while the process's pidfd (SO_PEERPIDFD) shows
 // it alive, so that a pid taken by another process since the connection
-// cannot answer for it, and remembers them while the process runs by its
-// pidfs inode, which no other process has while the system runs: a
-// process that connects again costs no /proc read.
+// cannot answer for it, and remembers them by its pidfs inode, which no
+// other process has while the system runs, answering from memory only
+// while the process runs: a process that connects again costs no /proc
+// read.
 package peerproc
 
 import (
@@ -21,15 +22,18 @@ import (
 )
 
 // Facts are what /proc said of a peer's process.
+// They are shared by every connection of the process: read only.
 type Facts struct {
 	cgroup unique.Handle[string]
-	// Nested is true when the process's pid namespace is not the
-	// filter's: it runs in a container or a sandbox of some kind.
-	Nested bool
+	nested bool
 }
 
 // Cgroup is the process's /proc/<pid>/cgroup file.
 func (f *Facts) Cgroup() string { return f.cgroup.Value() }
+
+// Nested reports whether the process's pid namespace is not the
+// filter's: it runs in a container or a sandbox of some kind.
+func (f *Facts) Nested() bool { return f.nested }
 
 // ErrExited marks a process that is gone: whatever /proc says under its
 // pid may be about another process.
@@ -67,10 +71,11 @@ func (r *Reader) Root() string { return r.root }
 // Read returns the Facts of the process that connected conn, whose pid
 // SO_PEERCRED gave as pid.
 //
-// They are remembered while the process runs. A process does not change
-// its pid namespace; its cgroup changes only when root (or whoever the
-// cgroup is delegated to, such as the process itself) moves it, and it
-// keeps the Facts it had at its first connection.
+// They are remembered, on 64-bit Linux 6.9 and later, and answered from
+// memory while the process runs. A process does not change its pid
+// namespace; its cgroup changes only when root (or whoever the cgroup is
+// delegated to, such as the process itself) moves it, and it keeps the
+// Facts it had at its first connection.
 func (r *Reader) Read(conn syscall.Conn, pid int32) (*Facts, error) {
 	if pid <= 0 {
 		return nil, errors.New("the peer's pid is not visible from the filter's pid namespace")
@@ -86,8 +91,9 @@ func (r *Reader) Read(conn syscall.Conn, pid int32) (*Facts, error) {
 		f := r.byInode[inode]
 		r.mu.Unlock()
 		if f != nil {
-			// Linux 6.16 and later hand out a pidfd even for a peer
-			// that is gone: what is remembered answers for a live one.
+			// A peer that exited still gets a pidfd while it is a
+			// zombie, and from Linux 6.16 even once reaped: what is
+			// remembered answers only for a live one.
 			if exited, err := Exited(pidfd); err != nil || exited {
 				return nil, errors.Join(ErrExited, err)
 			}
@@ -108,10 +114,10 @@ func (r *Reader) Read(conn syscall.Conn, pid int32) (*Facts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the peer's stat: %w", err)
 		}
-		switch exiting, err := exiting(stat); {
+		switch leaderExiting, err := exiting(stat); {
 		case err != nil:
 			return nil, err
-		case exiting:
+		case leaderExiting:
 			return nil, errors.New("the peer's leader thread is exiting: its cgroup v1 lines do not say where it runs")
 		}
 	}
@@ -129,7 +135,7 @@ func (r *Reader) Read(conn syscall.Conn, pid int32) (*Facts, error) {
 	if exited, err := Exited(pidfd); err != nil || exited {
 		return nil, errors.Join(ErrExited, err)
 	}
-	f := &Facts{cgroup: unique.Make(string(cgroup)), Nested: depth > 1}
+	f := &Facts{cgroup: unique.Make(string(cgroup)), nested: depth > 1}
 	if remember {
 		r.remember(inode, f)
 	}
@@ -143,6 +149,10 @@ func (r *Reader) remember(inode uint64, f *Facts) {
 	size := len(f.Cgroup())
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if old := r.byInode[inode]; old != nil {
+		// Two first connections of one process, found out at once.
+		r.bytes -= len(old.Cgroup())
+	}
 	if r.byInode == nil || len(r.byInode) >= maxRemembered || r.bytes+size > maxRememberedBytes {
 		r.byInode, r.bytes = make(map[uint64]*Facts), 0
 	}
@@ -193,9 +203,9 @@ func peerPidfd(conn syscall.Conn) (int, error) {
 		return -1, fmt.Errorf("peer pidfd: %w", err)
 	}
 	if sockErr != nil {
-		// ESRCH (or EINVAL before Linux 6.9): the peer is gone already.
-		// From Linux 6.16 a gone peer may get a pidfd all the same, which
-		// shows it exited.
+		// ESRCH (or EINVAL before Linux 6.9): the peer is gone already;
+		// ENOPROTOOPT before Linux 6.5. A zombie, and from Linux 6.16 a
+		// reaped peer, gets a pidfd all the same, which shows it exited.
 		return -1, fmt.Errorf("SO_PEERPIDFD: %w", sockErr)
 	}
 	return pidfd, nil

@@ -2,6 +2,7 @@ package peerproc
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unique"
 
 	"golang.org/x/sys/unix"
@@ -39,12 +41,12 @@ func connected(t *testing.T) *net.UnixConn {
 	return server
 }
 
-// fakeProc is a /proc whose files for this process say what the test
+// fakeProc is a /proc whose cgroup file for pid says what the test
 // wants, and whose self/fdinfo is the real one.
-func fakeProc(t *testing.T, cgroup string) string {
+func fakeProc(t *testing.T, pid int, cgroup string) string {
 	t.Helper()
 	root := t.TempDir()
-	dir := filepath.Join(root, strconv.Itoa(os.Getpid()))
+	dir := filepath.Join(root, strconv.Itoa(pid))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -71,17 +73,18 @@ func TestReadsThisProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Cgroup() != string(want) || f.Nested {
-		t.Errorf("cgroup %q nested %v; want %q, not nested", f.Cgroup(), f.Nested, want)
+	if f.Cgroup() != string(want) || f.Nested() {
+		t.Errorf("cgroup %q nested %v; want %q, not nested", f.Cgroup(), f.Nested(), want)
 	}
 }
 
 // TestRememberedForTheProcess: a process is found out once, then
 // remembered by its pidfs inode, which no other process shares: a cgroup
-// file that changes since does not change what it is taken for.
+// file that changes since does not change what it is taken for, and
+// another process is not answered for by it.
 func TestRememberedForTheProcess(t *testing.T) {
 	const first = "0::/system.slice/first.service\n"
-	root := fakeProc(t, first)
+	root := fakeProc(t, os.Getpid(), first)
 	r := New(root)
 	pid := int32(os.Getpid())
 	f, err := r.Read(connected(t), pid)
@@ -109,6 +112,11 @@ func TestRememberedForTheProcess(t *testing.T) {
 	// Another Reader remembers nothing of this one's.
 	if f, err := New(root).Read(connected(t), pid); err != nil || f.Cgroup() != "0::/elsewhere\n" {
 		t.Errorf("a new reader: %v (%v), want the file as it is now", f, err)
+	}
+	// Another process, which this /proc has no files for, must be read.
+	other, conn, _ := peer(t, "PEERPROC_TEST_CONNECT")
+	if f, err := r.Read(conn, int32(other.Process.Pid)); err == nil {
+		t.Errorf("another process was answered from this one's memory: %q", f.Cgroup())
 	}
 }
 
@@ -204,7 +212,8 @@ func peer(t *testing.T, env string) (*exec.Cmd, *net.UnixConn, io.WriteCloser) {
 	}
 	defer l.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env+"="+sock)
+	// Under -race a process waits a second at its exit, unless told.
+	cmd.Env = append(os.Environ(), env+"="+sock, "GORACE=atexit_sleep_ms=0")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +222,8 @@ func peer(t *testing.T, env string) (*exec.Cmd, *net.UnixConn, io.WriteCloser) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// A peer that fails before it connects must not hang the test.
+	l.SetDeadline(time.Now().Add(30 * time.Second))
 	conn, err := l.AcceptUnix()
 	if err != nil {
 		t.Fatal(err)
@@ -222,8 +233,8 @@ func peer(t *testing.T, env string) (*exec.Cmd, *net.UnixConn, io.WriteCloser) {
 }
 
 // TestRememberedOnlyWhileAlive: a process found out and remembered is not
-// found out again once it exited, on the same connection or another:
-// Linux 6.16 and later hand out a pidfd even for a reaped peer.
+// answered for from memory once it exited: a zombie still gets a pidfd,
+// and from Linux 6.16 a reaped peer does too.
 func TestRememberedOnlyWhileAlive(t *testing.T) {
 	cmd, conn, stdin := peer(t, "PEERPROC_TEST_CONNECT")
 	r := New("/proc")
@@ -231,6 +242,10 @@ func TestRememberedOnlyWhileAlive(t *testing.T) {
 		t.Fatalf("the live peer: %v", err)
 	}
 	stdin.Close()
+	awaitZombie(t, cmd)
+	if f, err := r.Read(conn, int32(cmd.Process.Pid)); err == nil {
+		t.Errorf("an exited peer was answered from memory: %q", f.Cgroup())
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -239,13 +254,34 @@ func TestRememberedOnlyWhileAlive(t *testing.T) {
 	}
 }
 
+// awaitZombie waits until cmd's process has exited, leaving it a zombie:
+// its /proc entry stays until it is reaped.
+func awaitZombie(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestExitingLeaderIsNotFoundOut: a process whose leader thread exited
 // while others run on is not found out: its cgroup file may say "/"
 // where it runs in a container.
 func TestExitingLeaderIsNotFoundOut(t *testing.T) {
 	cmd, conn, _ := peer(t, "PEERPROC_TEST_LEADER_EXITS")
-	if f, err := New("/proc").Read(conn, int32(cmd.Process.Pid)); err == nil {
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := New("/proc").Read(conn, int32(cmd.Process.Pid))
+	switch {
+	case hasV1Lines(own) && err == nil:
 		t.Errorf("a process whose leader exited was found out: %q", f.Cgroup())
+	case !hasV1Lines(own) && err != nil:
+		// On cgroup v2 alone the kernel says where such a process runs.
+		t.Errorf("on a cgroup v2 host, a process whose leader exited: %v", err)
+	case !hasV1Lines(own) && f.Cgroup() != string(own):
+		t.Errorf("on a cgroup v2 host, a process whose leader exited: %q, want %q", f.Cgroup(), own)
 	}
 }
 
@@ -283,21 +319,23 @@ func TestExiting(t *testing.T) {
 func TestExitedPeerIsNotFoundOut(t *testing.T) {
 	cmd, conn, stdin := peer(t, "PEERPROC_TEST_CONNECT")
 	stdin.Close()
-	// Exited, and left a zombie: its /proc/<pid> is still there.
-	var info unix.Siginfo
-	if err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
-		t.Fatal(err)
-	}
+	awaitZombie(t, cmd)
 	if _, err := os.Stat("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/cgroup"); err != nil {
 		t.Fatalf("the exited peer's /proc entry: %v", err)
 	}
+	// As /proc is, and as on a host with cgroup v2 alone, where no stat
+	// is read: only the pidfd tells.
+	roots := []string{"/proc", fakeProc(t, cmd.Process.Pid, "0::/system.slice/gone.service\n")}
+	for _, root := range roots {
+		r := New(root)
+		if f, err := r.Read(conn, int32(cmd.Process.Pid)); err == nil {
+			t.Errorf("%s: an exited peer was found out: %q", root, f.Cgroup())
+		}
+		if len(r.byInode) != 0 {
+			t.Errorf("%s: an exited peer was remembered", root)
+		}
+	}
 	r := New("/proc")
-	if f, err := r.Read(conn, int32(cmd.Process.Pid)); err == nil {
-		t.Errorf("an exited peer was found out: %q", f.Cgroup())
-	}
-	if len(r.byInode) != 0 {
-		t.Errorf("an exited peer was remembered")
-	}
 	cmd.Wait()
 	if f, err := r.Read(conn, int32(cmd.Process.Pid)); err == nil {
 		t.Errorf("a reaped peer was found out: %q", f.Cgroup())
@@ -305,7 +343,8 @@ func TestExitedPeerIsNotFoundOut(t *testing.T) {
 }
 
 // TestRememberedWithinBounds: however many processes connect, and however
-// long their cgroup files, what is remembered stays within the bounds.
+// long their cgroup files, what is remembered stays within the bounds,
+// and below them nothing is forgotten.
 func TestRememberedWithinBounds(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -313,7 +352,7 @@ func TestRememberedWithinBounds(t *testing.T) {
 		size  int
 	}{
 		{"many processes", 3 * maxRemembered, 300},
-		{"long cgroup paths", maxRemembered, 40 << 10},
+		{"long cgroup paths", 3 * (maxRememberedBytes / (40 << 10)), 40 << 10},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -322,15 +361,30 @@ func TestRememberedWithinBounds(t *testing.T) {
 				// Each its own text, as if each had a cgroup of its own.
 				text := strconv.Itoa(i) + strings.Repeat("/x", c.size/2)
 				r.remember(uint64(i), &Facts{cgroup: unique.Make(text)})
-				if len(r.byInode) > maxRemembered || r.bytes > maxRememberedBytes {
-					t.Fatalf("after %d processes: %d remembered, %d bytes", i+1, len(r.byInode), r.bytes)
+				bytes := 0
+				for _, f := range r.byInode {
+					bytes += len(f.Cgroup())
+				}
+				if len(r.byInode) > maxRemembered || bytes > maxRememberedBytes {
+					t.Fatalf("after %d processes: %d remembered, %d bytes", i+1, len(r.byInode), bytes)
+				}
+				if r.byInode[uint64(i)] == nil {
+					t.Fatalf("process %d was not remembered", i)
 				}
 			}
-			last := uint64(c.procs - 1)
-			if r.byInode[last] == nil {
-				t.Error("the last process was not remembered")
-			}
 		})
+	}
+	// Below the bounds, everyone is kept, and one remembered twice
+	// counts once: these fill three quarters of the bytes allowed.
+	var r Reader
+	size := maxRememberedBytes * 3 / 4 / (maxRemembered - 1)
+	for i := range maxRemembered - 1 {
+		text := fmt.Sprintf("0::/%0*d\n", size-5, i)
+		r.remember(uint64(i), &Facts{cgroup: unique.Make(text)})
+		r.remember(uint64(i), &Facts{cgroup: unique.Make(text)})
+	}
+	if len(r.byInode) != maxRemembered-1 {
+		t.Errorf("below the bounds: %d remembered, want %d", len(r.byInode), maxRemembered-1)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // ReadFile reads the whole of a file, as os.ReadFile does, except that a
 // read that returns less than it asked for, ending with a newline, ends
 // the file: the kernel writes out the files this is for (a process's
-// cgroup, a pidfd's fdinfo) in one piece, so a second read would only
+// cgroup and stat, a pidfd's fdinfo) in one piece, so a second read would only
 // return nothing. Its errors are *fs.PathError, so that
 // errors.Is(err, fs.ErrNotExist) holds for a pid that is gone.
 func ReadFile(path string) ([]byte, error) {
