@@ -18,9 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// connected returns the server side of a unix connection this process
-// made to itself: its peer is this process.
-func connected(t *testing.T) *net.UnixConn {
+// accepted listens on a new socket, has connect make a connection to it,
+// and returns the server side of that connection.
+func accepted(t *testing.T, connect func(sock string)) *net.UnixConn {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "s")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -28,17 +28,28 @@ func connected(t *testing.T) *net.UnixConn {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	client, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	connect(sock)
+	// A peer that fails before it connects must not hang the test.
+	l.SetDeadline(time.Now().Add(30 * time.Second))
 	server, err := l.AcceptUnix()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { server.Close() })
 	return server
+}
+
+// connected returns the server side of a unix connection this process
+// made to itself: its peer is this process.
+func connected(t *testing.T) *net.UnixConn {
+	t.Helper()
+	return accepted(t, func(sock string) {
+		client, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+	})
 }
 
 // fakeProc is a /proc whose cgroup file for pid says what the test
@@ -205,30 +216,21 @@ func leaderIsZombie() bool {
 // PEERPROC_TEST_CONNECT one exit.
 func peer(t *testing.T, env string) (*exec.Cmd, *net.UnixConn, io.WriteCloser) {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "s")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	// Under -race a process waits a second at its exit, unless told.
-	cmd.Env = append(os.Environ(), env+"="+sock, "GORACE=atexit_sleep_ms=0")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// A peer that fails before it connects must not hang the test.
-	l.SetDeadline(time.Now().Add(30 * time.Second))
-	conn, err := l.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	var cmd *exec.Cmd
+	var stdin io.WriteCloser
+	conn := accepted(t, func(sock string) {
+		cmd = exec.Command(os.Args[0], "-test.run=^$")
+		// Under -race a process waits a second at its exit, unless told.
+		cmd.Env = append(os.Environ(), env+"="+sock, "GORACE=atexit_sleep_ms=0")
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	})
 	return cmd, conn, stdin
 }
 
