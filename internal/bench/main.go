@@ -222,20 +222,24 @@ func runCell(e *env, c cell) error {
 			got[i] = append(got[i], smp)
 		}
 	}
-	var directRate float64
+	direct := slices.IndexFunc(c.sides, func(s side) bool { return s.name == "direct" })
 	for i, s := range c.sides {
 		rates := field(got[i], func(x sample) float64 { return x.rate })
 		med := median(rates)
-		if s.name == "direct" {
-			directRate = med
-		}
 		unit, scale := "req/s", 1.0
 		if c.bytes {
 			unit, scale = "MiB/s", 1<<20
 		}
+		// Each round's ratio compares sides measured one right after
+		// the other; the median of those leaves out the drift between
+		// rounds that a ratio of medians would take in.
 		ratio := "—"
-		if directRate > 0 {
-			ratio = fmt.Sprintf("%.2f×", med/directRate)
+		if direct >= 0 {
+			ratios := make([]float64, len(rates))
+			for r := range rates {
+				ratios[r] = rates[r] / max(got[direct][r].rate, 1e-9)
+			}
+			ratio = fmt.Sprintf("%.2f×", median(ratios))
 		}
 		rate := fmt.Sprintf("%.0f %s (%s)", med/scale, unit, spread(rates))
 		if c.bytes {
