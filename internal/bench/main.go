@@ -3,8 +3,9 @@
 // tecnativa/docker-socket-proxy (haproxy.cfg), and the filter, all in front
 // of the same engine. Each cell is measured in rounds, the sides taking
 // turns; it prints the median of the rounds with their spread, the ratio to
-// the direct socket, latency percentiles and the CPU each process spent per
-// request, read from /proc. It asserts nothing.
+// the direct socket (the median of each round's), latency percentiles and
+// the CPU each process spent per request, read from /proc. It asserts
+// nothing.
 //
 // It expects what `make bench` provides: DSF_TEST_DOCKER_HOST (a private
 // engine), DSF_TEST_ENGINE_PID, DSF_TEST_IMAGE and DSF_TEST_FILTER_BIN, and
