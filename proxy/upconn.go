@@ -193,8 +193,9 @@ func (pl *upPool) send(u *upConn, out *http.Request) error {
 	bw := pl.writers.Get().(*bufio.Writer)
 	bw.Reset(u.c)
 	err := writeRequestHead(bw, out)
-	var unsendable *statusError
-	if errors.As(err, &unsendable) {
+	// writeRequestHead's own error, unwrapped: asserting its type keeps
+	// the check off the heap, where errors.As would put it per request.
+	if _, unsendable := err.(*statusError); unsendable {
 		// Nothing went out: the request's fault, not the connection's.
 		bw.Reset(nil)
 		pl.writers.Put(bw)
